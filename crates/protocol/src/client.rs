@@ -1,0 +1,329 @@
+//! Registered clients and the rules that depend only on their registration: which redirect
+//! URIs are allowed (exact string match, RFC 9700 §4.1.3), which grants and response types
+//! they may use, and how they authenticate.
+
+use serde::{Deserialize, Serialize};
+
+use crate::scope::{Scope, STANDARD_SCOPES};
+use crate::OAuthError;
+
+/// Whether a client can keep a secret (RFC 6749 §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientType {
+    Confidential,
+    Public,
+}
+
+/// Token-endpoint authentication methods (RFC 7591 §2 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+}
+
+/// JWS algorithms Ferriam signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SigningAlg {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [Self::RS256, Self::ES256, Self::EdDSA];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// A registered client, as stored. Secrets are not part of the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub client_type: ClientType,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    /// Scopes the client may ask for beyond the standard OpenID Connect ones.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub token_endpoint_auth_method: AuthMethod,
+    #[serde(default)]
+    pub allow_plain_pkce: bool,
+    pub access_token_alg: SigningAlg,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl: Option<u64>,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.client_type == ClientType::Public
+    }
+
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    pub fn allows_response_type(&self, response_type: &str) -> bool {
+        self.response_types.iter().any(|r| r == response_type)
+    }
+
+    /// Public clients must use PKCE (RFC 9700 §2.1.1).
+    pub fn requires_pkce(&self) -> bool {
+        self.is_public()
+    }
+
+    /// Every scope of the request must be a standard scope or one registered for the client.
+    pub fn check_scope(&self, scope: &Scope) -> Result<(), OAuthError> {
+        match scope
+            .iter()
+            .find(|s| !STANDARD_SCOPES.contains(s) && !self.scopes.iter().any(|c| c == s))
+        {
+            Some(s) => Err(OAuthError::invalid_scope(format!(
+                "scope {s} is not allowed for this client"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Chooses the redirect URI of an authorization request.
+    ///
+    /// The requested value must equal a registered one character for character (RFC 9700
+    /// §4.1.3); for public (native) clients the port of a loopback URI may differ (RFC 8252
+    /// §7.3). It may be omitted only for a plain OAuth request of a client with exactly one
+    /// registered URI: OpenID Connect Core §3.1.2.1 requires it whenever `openid` is asked.
+    pub fn resolve_redirect_uri(
+        &self,
+        requested: Option<&str>,
+        openid: bool,
+    ) -> Result<String, OAuthError> {
+        match requested {
+            Some(uri) => self
+                .redirect_uris
+                .iter()
+                .find(|registered| redirect_uri_matches(registered, uri, self.is_public()))
+                .map(|_| uri.to_owned())
+                .ok_or_else(|| {
+                    OAuthError::invalid_request("redirect_uri does not match a registered URI")
+                }),
+            None if openid => Err(OAuthError::invalid_request(
+                "missing parameter redirect_uri",
+            )),
+            None => match self.redirect_uris.as_slice() {
+                [only] => Ok(only.clone()),
+                _ => Err(OAuthError::invalid_request(
+                    "missing parameter redirect_uri",
+                )),
+            },
+        }
+    }
+}
+
+/// Exact string comparison, with the single RFC 8252 §7.3 exception for native clients: the
+/// port of a loopback IP redirect URI may vary.
+pub fn redirect_uri_matches(registered: &str, requested: &str, allow_loopback_port: bool) -> bool {
+    if registered == requested {
+        return true;
+    }
+    allow_loopback_port
+        && match (
+            strip_loopback_port(registered),
+            strip_loopback_port(requested),
+        ) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+}
+
+/// `http://127.0.0.1:1234/cb` -> `http://127.0.0.1/cb`; `None` for anything not a loopback URI.
+fn strip_loopback_port(uri: &str) -> Option<String> {
+    ["http://127.0.0.1", "http://[::1]", "http://localhost"]
+        .iter()
+        .find_map(|prefix| {
+            let rest = uri.strip_prefix(prefix)?;
+            let after_port = match rest.strip_prefix(':') {
+                Some(port_and_path) => {
+                    let digits = port_and_path.bytes().take_while(u8::is_ascii_digit).count();
+                    if digits == 0 {
+                        return None;
+                    }
+                    &port_and_path[digits..]
+                }
+                None => rest,
+            };
+            (after_port.is_empty() || after_port.starts_with('/') || after_port.starts_with('?'))
+                .then(|| format!("{prefix}{after_port}"))
+        })
+}
+
+/// Checks a redirect URI at registration: absolute, no fragment, no user information, no
+/// script-bearing scheme, and plain `http` only for loopback hosts (RFC 9700 §2.6, RFC 6749
+/// §3.1.2, and the Keycloak CVE-2023-6134 / CVE-2026-9086 and CVE-2026-7504 lessons).
+pub fn validate_redirect_uri_registration(uri: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(uri).map_err(|e| format!("{uri} is not an absolute URI: {e}"))?;
+    let scheme = parsed.scheme();
+    if ["javascript", "data", "vbscript", "file"].contains(&scheme) {
+        return Err(format!("{uri}: the {scheme} scheme is not allowed"));
+    }
+    if uri.contains('#') {
+        return Err(format!("{uri}: a redirect URI must not contain a fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "{uri}: a redirect URI must not contain user information"
+        ));
+    }
+    if scheme == "http" && strip_loopback_port(uri).is_none() {
+        return Err(format!(
+            "{uri}: plain http is allowed only for loopback redirect URIs"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(client_type: ClientType, uris: &[&str]) -> Client {
+        Client {
+            client_id: "c".into(),
+            name: "c".into(),
+            client_type,
+            redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
+            post_logout_redirect_uris: vec![],
+            grant_types: vec!["authorization_code".into()],
+            response_types: vec!["code".into()],
+            scopes: vec!["api:read".into()],
+            token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+            allow_plain_pkce: false,
+            access_token_alg: SigningAlg::RS256,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+        }
+    }
+
+    #[test]
+    fn exact_match_only() {
+        let c = client(ClientType::Confidential, &["https://client.example.com/cb"]);
+        assert!(c
+            .resolve_redirect_uri(Some("https://client.example.com/cb"), true)
+            .is_ok());
+        // The node-oidc-provider 48cc79c2 vectors and the fosite / Keycloak lessons.
+        for bad in [
+            "https://client.example.com:443/cb",
+            "https://CLIENT.EXAMPLE.COM/cb",
+            "https://client.example.com/cb/",
+            "https://client.example.com/x/../cb",
+            "https://client.example.com/cb?bar=foo",
+            "https://client.example.com/cb#",
+            "https://client.example.com%2fcb",
+            "https://client.example.com/CB",
+            "https://client.example.com/cb@evil.example",
+        ] {
+            assert!(
+                c.resolve_redirect_uri(Some(bad), true).is_err(),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn loopback_port_varies_only_for_public_clients() {
+        let public = client(ClientType::Public, &["http://127.0.0.1/cb"]);
+        assert!(public
+            .resolve_redirect_uri(Some("http://127.0.0.1:51234/cb"), true)
+            .is_ok());
+        assert!(public
+            .resolve_redirect_uri(Some("http://127.0.0.1:51234/other"), true)
+            .is_err());
+        assert!(public
+            .resolve_redirect_uri(Some("http://127.000.000.001/cb"), true)
+            .is_err());
+        assert!(public
+            .resolve_redirect_uri(Some("http://127.0.0.1.evil.example/cb"), true)
+            .is_err());
+        assert!(public
+            .resolve_redirect_uri(Some("http://127.0.0.1:/cb"), true)
+            .is_err());
+        let confidential = client(ClientType::Confidential, &["http://127.0.0.1/cb"]);
+        assert!(confidential
+            .resolve_redirect_uri(Some("http://127.0.0.1:51234/cb"), true)
+            .is_err());
+    }
+
+    #[test]
+    fn omitted_redirect_uri() {
+        let one = client(ClientType::Confidential, &["https://a.example/cb"]);
+        assert_eq!(
+            one.resolve_redirect_uri(None, false).unwrap(),
+            "https://a.example/cb"
+        );
+        assert!(one.resolve_redirect_uri(None, true).is_err());
+        let two = client(
+            ClientType::Confidential,
+            &["https://a.example/cb", "https://a.example/2"],
+        );
+        assert!(two.resolve_redirect_uri(None, false).is_err());
+    }
+
+    #[test]
+    fn registration_rules() {
+        assert!(validate_redirect_uri_registration("https://a.example/cb").is_ok());
+        assert!(validate_redirect_uri_registration("http://127.0.0.1:8000/cb").is_ok());
+        assert!(validate_redirect_uri_registration("com.example.app:/cb").is_ok());
+        for bad in [
+            "JavaScript:alert(1)",
+            "data:text/html,x",
+            "https://a.example/cb#",
+            "https://a.example/cb#x",
+            "http://a.example/cb",
+            "https://u@a.example/cb",
+            "/relative",
+        ] {
+            assert!(
+                validate_redirect_uri_registration(bad).is_err(),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn custom_scopes_must_be_registered() {
+        let c = client(ClientType::Confidential, &[]);
+        assert!(c
+            .check_scope(&Scope::parse("openid email api:read").unwrap())
+            .is_ok());
+        assert!(c
+            .check_scope(&Scope::parse("openid api:write").unwrap())
+            .is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): only what Ferriam
+//! really supports.
+
+use serde_json::{json, Value};
+
+use crate::client::SigningAlg;
+use crate::scope::STANDARD_SCOPES;
+
+/// The metadata document for an issuer. Both well-known paths serve the same document.
+pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
+    let algs: Vec<&str> = id_token_algs.iter().map(|a| a.as_str()).collect();
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "scopes_supported": STANDARD_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256", "plain"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "sid",
+            "name", "given_name", "family_name", "preferred_username", "birthdate", "updated_at",
+            "email", "email_verified", "phone_number", "phone_number_verified"
+        ],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+    })
+}

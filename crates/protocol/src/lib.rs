@@ -1,0 +1,33 @@
+//! Ferriam's protocol rules: OAuth 2.0 and OpenID Connect as pure, synchronous functions.
+//!
+//! Nothing here performs I/O. The server crate extracts raw parameters from HTTP, calls these
+//! functions with the records it loaded from storage and the current time, and turns the
+//! results (or an [`OAuthError`]) into HTTP responses. Every function can therefore be tested
+//! without a running server.
+//!
+//! # Layout
+//! - [`error`]: one error type carrying the spec's error codes.
+//! - [`params`]: raw form/query parsing that rejects duplicates and non-UTF-8 input.
+//! - [`client`]: registered-client records and the redirect-URI rules.
+//! - [`pkce`], [`scope`], [`claims`]: the small building blocks of the flows.
+//! - [`authorize`]: validation of an authorization request and building of its response.
+//! - [`token`]: token-endpoint requests, one module per grant type.
+//! - [`client_auth`]: how a client proves who it is at the token endpoint.
+//! - [`bearer`]: RFC 6750 bearer-token extraction for protected resources.
+//! - [`jwt_claims`]: the claim sets of access tokens (RFC 9068) and ID tokens.
+//! - [`discovery`]: the provider metadata document.
+
+pub mod authorize;
+pub mod bearer;
+pub mod claims;
+pub mod client;
+pub mod client_auth;
+pub mod discovery;
+pub mod error;
+pub mod jwt_claims;
+pub mod params;
+pub mod pkce;
+pub mod scope;
+pub mod token;
+
+pub use error::{ErrorCode, OAuthError};

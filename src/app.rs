@@ -1,0 +1,92 @@
+//! Shared state and the router: every route of the server is listed here.
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::pages::{Pages, STYLESHEET};
+use crate::password::PasswordHasher;
+use crate::store::Store;
+use crate::tokens::keys::KeyManager;
+use crate::web;
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub issuer: Arc<str>,
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeyManager>,
+    pub pages: Arc<Pages>,
+    pub passwords: PasswordHasher,
+    /// HMAC key from which a rotated refresh token's successor is derived.
+    pub refresh_key: Arc<[u8]>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Whether cookies must carry `Secure`: when the issuer is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}
+
+/// The router with every endpoint.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(web::discovery::metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(web::discovery::metadata),
+        )
+        .route("/jwks", get(web::discovery::jwks))
+        .route(
+            "/authorize",
+            get(web::authorize::get).post(web::authorize::post),
+        )
+        .route(
+            "/signin/login",
+            get(web::signin::login_page).post(web::signin::login_submit),
+        )
+        .route(
+            "/signin/consent",
+            get(web::signin::consent_page).post(web::signin::consent_submit),
+        )
+        .route("/token", axum::routing::post(web::token::token))
+        .route(
+            "/userinfo",
+            get(web::userinfo::get).post(web::userinfo::post),
+        )
+        .route("/static/ferriam.css", get(stylesheet))
+        .layer(DefaultBodyLimit::max(web::extract::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        STYLESHEET,
+    )
+}

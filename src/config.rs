@@ -1,0 +1,121 @@
+//! Settings: defaults that work on a laptop < a TOML file (`--config`) < `FERRIAM_*`
+//! environment variables < command-line flags. Unknown keys are refused.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Environment variables with the `FERRIAM_` prefix that are not settings.
+const NON_SETTING_VARS: [&str; 2] = ["TEST_POSTGRES", "MASTER_KEY"];
+
+/// Every setting of the server, with its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Public issuer URL; defaults to `http://` + the bound address.
+    pub issuer: Option<String>,
+    /// `sqlite://path`, a file path, or `postgres://...`.
+    pub database_url: String,
+    /// A folder whose templates replace the built-in pages of the same name.
+    pub templates_dir: Option<PathBuf>,
+    /// `text` or `json`.
+    pub log_format: String,
+    pub access_token_ttl: u64,
+    pub id_token_ttl: u64,
+    /// Sliding lifetime of a refresh token.
+    pub refresh_token_ttl: u64,
+    /// Absolute lifetime of a refresh-token family.
+    pub refresh_token_absolute_ttl: u64,
+    /// Window in which a retried refresh gets the same new token instead of revoking the family.
+    pub refresh_grace_period: u64,
+    pub code_ttl: u64,
+    pub session_ttl: u64,
+    /// How long a user has to finish signing in and consenting.
+    pub interaction_ttl: u64,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Seconds between runs of the expired-row purge.
+    pub purge_interval: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: None,
+            database_url: "sqlite://data/ferriam.db".into(),
+            templates_dir: None,
+            log_format: "text".into(),
+            access_token_ttl: 600,
+            id_token_ttl: 600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            refresh_token_absolute_ttl: 90 * 24 * 3600,
+            refresh_grace_period: 10,
+            code_ttl: 60,
+            session_ttl: 24 * 3600,
+            interaction_ttl: 600,
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            purge_interval: 60,
+        }
+    }
+}
+
+impl Config {
+    /// Layers the defaults, the optional file and the environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        for (name, _) in std::env::vars() {
+            if let Some(key) = name.strip_prefix("FERRIAM_") {
+                if !NON_SETTING_VARS.contains(&key) && !is_setting(&key.to_ascii_lowercase()) {
+                    tracing::warn!(variable = %name, "ignoring unknown FERRIAM_ environment variable");
+                }
+            }
+        }
+        figment
+            .merge(Env::prefixed("FERRIAM_").filter(|k| is_setting(k.as_str())))
+            .extract()
+    }
+
+    /// The issuer for a server bound at `bound`.
+    pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        match &self.issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+}
+
+fn is_setting(key: &str) -> bool {
+    serde_json::to_value(Config::default())
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.contains_key(key)))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_unknown_keys_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferriam.toml");
+        std::fs::write(&path, "code_ttl = 30\n").unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.code_ttl, 30);
+        assert_eq!(config.access_token_ttl, 600);
+        std::fs::write(&path, "no_such_setting = 1\n").unwrap();
+        assert!(Config::load(Some(&path)).is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! Ferriam: an OAuth 2.0 / OpenID Connect authorization server.
+//!
+//! # Layout
+//! - [`config`]: layered settings. [`clock`]: time, injectable for tests.
+//! - [`store`]: the storage traits and the SQLite and PostgreSQL back ends.
+//! - [`tokens`]: signing keys, JWS, opaque secrets.
+//! - [`password`]: argon2id on a bounded pool. [`pages`]: server-rendered HTML.
+//! - [`signin`]: the sign-in state machine; [`grants`]: the token endpoint's grants.
+//! - [`web`]: one thin handler per endpoint; [`app`]: state and router; [`error`]: errors to HTTP.
+//!
+//! The protocol rules themselves live in the `ferriam-protocol` crate, which does no I/O.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod grants;
+pub mod pages;
+pub mod password;
+pub mod signin;
+pub mod store;
+pub mod testing;
+pub mod tokens;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::pages::Pages;
+use crate::password::PasswordHasher;
+use crate::store::Store;
+use crate::tokens::keys::KeyManager;
+
+/// A server that is accepting requests.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub issuer: String,
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes requests in flight, and waits for the server to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        for task in &self.background {
+            task.abort();
+        }
+        let _ = (&mut self.handle).await;
+    }
+
+    /// Waits until the server ends (after a shutdown signal).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.handle).await;
+        for task in &self.background {
+            task.abort();
+        }
+    }
+}
+
+/// Starting the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Key(#[from] tokens::keys::KeyError),
+    #[error(transparent)]
+    Hash(#[from] password::HashError),
+}
+
+/// The server entry point, for the binary and for tests.
+pub struct Server;
+
+impl Server {
+    /// Opens the database, loads keys, binds and serves until `shutdown` resolves or
+    /// [`RunningServer::stop`] is called.
+    pub async fn start(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<RunningServer, StartError> {
+        let store = store::open(&config.database_url).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| StartError::Listen(config.listen, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Listen(config.listen, e))?;
+        let issuer = config.issuer_for(addr);
+        let now = clock.now();
+        let longest_token = config.access_token_ttl.max(config.id_token_ttl) as i64;
+        let keys = Arc::new(KeyManager::load(store.clone(), longest_token, now).await?);
+        let refresh_key = STANDARD
+            .decode(
+                store
+                    .setting_or_insert("refresh_key", &STANDARD.encode(random_key()))
+                    .await?,
+            )
+            .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+        let passwords = PasswordHasher::new(
+            config.argon2_memory_kib,
+            config.argon2_iterations,
+            config.argon2_parallelism,
+        )?;
+        let state = AppState {
+            issuer: issuer.clone().into(),
+            store: store.clone(),
+            keys: keys.clone(),
+            pages: Arc::new(Pages::new(config.templates_dir.clone())),
+            passwords,
+            refresh_key: refresh_key.into(),
+            clock: clock.clone(),
+            config: Arc::new(config),
+        };
+        let background = vec![spawn_key_watch(state.clone()), spawn_purge(state.clone())];
+        let (tx, rx) = oneshot::channel::<()>();
+        let router = app::app(state);
+        let handle = tokio::spawn(async move {
+            let stop = async move {
+                tokio::select! {
+                    _ = rx => {}
+                    _ = shutdown => {}
+                }
+            };
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+        });
+        Ok(RunningServer {
+            addr,
+            issuer,
+            store,
+            shutdown: Some(tx),
+            handle,
+            background,
+        })
+    }
+}
+
+fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut key)
+        .unwrap_or_else(|_| panic!("the system random number generator failed"));
+    key
+}
+
+/// Picks up keys rotated by the CLI or another node within a second.
+fn spawn_key_watch(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.keys.refresh_if_changed(state.now()).await {
+                tracing::warn!(error = %e, "key reload failed");
+            }
+        }
+    })
+}
+
+/// Keeps storage bounded: deletes expired rows in small batches, with no outside job.
+fn spawn_purge(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick =
+            tokio::time::interval(Duration::from_secs(state.config.purge_interval.max(1)));
+        loop {
+            tick.tick().await;
+            loop {
+                match state.store.purge_expired(state.now(), 500).await {
+                    Ok(n) if n > 0 => {
+                        tracing::debug!(rows = n, "purged expired rows");
+                        tokio::task::yield_now().await;
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "purge failed");
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}

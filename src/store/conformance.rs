@@ -1,0 +1,350 @@
+//! One store test suite, run against SQLite and PostgreSQL, so both back ends keep the same
+//! behaviour (single use, atomic rotation, bounded storage).
+
+use std::sync::Arc;
+
+use ferriam_protocol::client::{AuthMethod, Client, ClientType, SigningAlg};
+use ferriam_protocol::token::authorization_code::CodeBinding;
+
+use super::*;
+
+fn user(sub: &str, username: &str) -> User {
+    User {
+        sub: sub.into(),
+        username: username.into(),
+        password_hash: Some("$argon2id$x".into()),
+        disabled: false,
+        profile: Profile {
+            email: Some(format!("{username}@example.com")),
+            ..Default::default()
+        },
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+fn client(id: &str) -> Client {
+    Client {
+        client_id: id.into(),
+        name: "App".into(),
+        client_type: ClientType::Confidential,
+        redirect_uris: vec!["https://app.example/cb".into()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec!["authorization_code".into()],
+        response_types: vec!["code".into()],
+        scopes: vec![],
+        token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+        allow_plain_pkce: false,
+        access_token_alg: SigningAlg::RS256,
+        access_token_ttl: None,
+        refresh_token_ttl: None,
+    }
+}
+
+fn code(grant_id: &str, expires_at: i64) -> CodeRecord {
+    CodeRecord {
+        grant_id: grant_id.into(),
+        binding: CodeBinding {
+            client_id: "c1".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_explicit: true,
+            challenge: None,
+            expires_at,
+        },
+        sub: "u1".into(),
+        scope: "openid".into(),
+        nonce: Some("n".into()),
+        auth_time: 5,
+        amr: vec!["pwd".into()],
+        sid: "sid".into(),
+    }
+}
+
+fn refresh(grant_id: &str, expires_at: i64) -> RefreshRecord {
+    RefreshRecord {
+        grant_id: grant_id.into(),
+        client_id: "c1".into(),
+        sub: "u1".into(),
+        scope: "openid offline_access".into(),
+        auth_time: 5,
+        amr: vec!["pwd".into()],
+        sid: "sid".into(),
+        expires_at,
+        family_expires_at: expires_at + 100,
+        rotated_at: None,
+        revoked: false,
+    }
+}
+
+async fn users(store: &dyn Store) {
+    store.create_user(&user("u1", "ada")).await.unwrap();
+    assert!(matches!(
+        store.create_user(&user("u2", "ada")).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(
+        store.user_by_username("ada").await.unwrap().unwrap().sub,
+        "u1"
+    );
+    assert_eq!(
+        store
+            .user_by_sub("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .profile
+            .email
+            .as_deref(),
+        Some("ada@example.com")
+    );
+    assert!(store.user_by_username("nobody").await.unwrap().is_none());
+    store.create_user(&user("u2", "bob")).await.unwrap();
+    let names: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["ada", "bob"]);
+    assert!(store
+        .set_password_hash("u2", "$argon2id$new", 9)
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .user_by_sub("u2")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("$argon2id$new")
+    );
+    assert!(store.set_user_disabled("u2", true, 9).await.unwrap());
+    assert!(store.user_by_sub("u2").await.unwrap().unwrap().disabled);
+    assert!(!store.set_user_disabled("nobody", true, 9).await.unwrap());
+    assert!(store.delete_user("u2").await.unwrap());
+    assert!(!store.delete_user("u2").await.unwrap());
+}
+
+async fn clients(store: &dyn Store) {
+    store
+        .create_client(&client("c1"), Some("hash1"), 1)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_client(&client("c1"), None, 1).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let stored = store.client("c1").await.unwrap().unwrap();
+    assert_eq!(stored.client, client("c1"));
+    assert_eq!(stored.secret_hash.as_deref(), Some("hash1"));
+    assert!(store.set_client_secret("c1", "hash2").await.unwrap());
+    assert_eq!(
+        store
+            .client("c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .secret_hash
+            .as_deref(),
+        Some("hash2")
+    );
+    store
+        .create_client(&client("public"), None, 2)
+        .await
+        .unwrap();
+    assert!(
+        !store.set_client_secret("public", "h").await.unwrap(),
+        "public clients have no secret"
+    );
+    assert_eq!(store.list_clients().await.unwrap().len(), 2);
+    assert!(store.delete_client("public").await.unwrap());
+    assert!(store.client("public").await.unwrap().is_none());
+}
+
+async fn keys(store: &dyn Store) {
+    let v0 = store.key_set_version().await.unwrap();
+    let key = KeyRecord {
+        kid: "k1".into(),
+        alg: "RS256".into(),
+        private_pkcs8: "AA".into(),
+        created_at: 1,
+        retired_at: None,
+    };
+    store.add_key(&key).await.unwrap();
+    let v1 = store.key_set_version().await.unwrap();
+    assert_ne!(v0, v1);
+    assert!(store.retire_key("k1", 5).await.unwrap());
+    assert!(!store.retire_key("k1", 6).await.unwrap());
+    assert_ne!(store.key_set_version().await.unwrap(), v1);
+    assert_eq!(store.keys().await.unwrap()[0].retired_at, Some(5));
+}
+
+async fn sessions_interactions_consents(store: &dyn Store) {
+    let s = Session {
+        sid: "sid".into(),
+        sub: "u1".into(),
+        auth_time: 10,
+        amr: vec!["pwd".into()],
+        expires_at: 100,
+    };
+    store.create_session("h1", &s).await.unwrap();
+    assert_eq!(store.session("h1", 50).await.unwrap(), Some(s));
+    assert_eq!(
+        store.session("h1", 100).await.unwrap(),
+        None,
+        "expired sessions are not returned"
+    );
+    store.delete_session("h1").await.unwrap();
+    assert_eq!(store.session("h1", 50).await.unwrap(), None);
+
+    assert_eq!(store.consent("u1", "c1").await.unwrap(), None);
+    store.save_consent("u1", "c1", "openid", 1).await.unwrap();
+    store
+        .save_consent("u1", "c1", "email openid", 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.consent("u1", "c1").await.unwrap().as_deref(),
+        Some("email openid")
+    );
+}
+
+async fn codes(store: Arc<dyn Store>) {
+    store.save_code("code1", &code("g1", 100)).await.unwrap();
+    // Eight concurrent redemptions: exactly one wins.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.redeem_code("code1", 10).await.unwrap() })
+        })
+        .collect();
+    let mut fresh = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            CodeRedemption::Fresh(c) => {
+                assert_eq!(*c, code("g1", 100));
+                fresh += 1;
+            }
+            CodeRedemption::Replayed { grant_id } => assert_eq!(grant_id, "g1"),
+            CodeRedemption::Unknown => panic!("a stored code was unknown"),
+        }
+    }
+    assert_eq!(fresh, 1);
+    assert_eq!(
+        store.redeem_code("nope", 10).await.unwrap(),
+        CodeRedemption::Unknown
+    );
+}
+
+async fn refresh_tokens(store: &dyn Store) {
+    store
+        .save_refresh("r1", &refresh("g1", 1000))
+        .await
+        .unwrap();
+    let got = store.refresh("r1").await.unwrap().unwrap();
+    assert_eq!(got, refresh("g1", 1000));
+    assert!(store
+        .rotate_refresh("r1", "r2", &refresh("g1", 1000), 20)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .rotate_refresh("r1", "r3", &refresh("g1", 1000), 21)
+            .await
+            .unwrap(),
+        "rotates once"
+    );
+    assert!(
+        store.refresh("r3").await.unwrap().is_none(),
+        "a lost rotation stores nothing"
+    );
+    assert_eq!(
+        store.refresh("r1").await.unwrap().unwrap().rotated_at,
+        Some(20)
+    );
+    assert!(store
+        .refresh("r2")
+        .await
+        .unwrap()
+        .unwrap()
+        .rotated_at
+        .is_none());
+    assert!(!store.is_grant_revoked("g1").await.unwrap());
+    store.revoke_grant("g1", 5000).await.unwrap();
+    assert!(store.is_grant_revoked("g1").await.unwrap());
+    assert!(store.refresh("r2").await.unwrap().unwrap().revoked);
+    assert!(
+        !store
+            .rotate_refresh("r2", "r4", &refresh("g1", 1000), 22)
+            .await
+            .unwrap(),
+        "revoked tokens never rotate"
+    );
+}
+
+async fn purge_and_settings(store: &dyn Store) {
+    store.save_code("old", &code("g9", 10)).await.unwrap();
+    store.save_code("live", &code("g9", 10_000)).await.unwrap();
+    store
+        .save_refresh("rold", &refresh("g9", 10))
+        .await
+        .unwrap();
+    let purged = store.purge_expired(2_000, 500).await.unwrap();
+    assert!(purged >= 2, "purged {purged}");
+    assert_eq!(
+        store.redeem_code("old", 2_000).await.unwrap(),
+        CodeRedemption::Unknown
+    );
+    assert!(matches!(
+        store.redeem_code("live", 2_000).await.unwrap(),
+        CodeRedemption::Fresh(_)
+    ));
+    assert!(store.refresh("rold").await.unwrap().is_none());
+    // Batches are bounded.
+    for i in 0..5 {
+        store
+            .save_code(&format!("b{i}"), &code("g8", 10))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.purge_expired(2_000, 2).await.unwrap(), 2);
+
+    assert_eq!(
+        store.setting_or_insert("k", "first").await.unwrap(),
+        "first"
+    );
+    assert_eq!(
+        store.setting_or_insert("k", "second").await.unwrap(),
+        "first"
+    );
+}
+
+/// Runs the whole suite against one store.
+pub async fn run_all(store: Arc<dyn Store>) {
+    users(store.as_ref()).await;
+    clients(store.as_ref()).await;
+    keys(store.as_ref()).await;
+    sessions_interactions_consents(store.as_ref()).await;
+    codes(store.clone()).await;
+    refresh_tokens(store.as_ref()).await;
+    purge_and_settings(store.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    run_all(open(&url).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_conforms() {
+    let Some(schema) = crate::testing::PgSchema::create().await else {
+        return;
+    };
+    run_all(open(&schema.url).await.unwrap()).await;
+    schema.drop().await;
+}

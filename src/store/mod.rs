@@ -1,0 +1,176 @@
+//! Storage: one `Store` made of small per-aggregate traits, with two real back ends (SQLite,
+//! embedded and the default; PostgreSQL for several nodes) that share their SQL.
+//!
+//! Every operation that enforces single use (codes, refresh rotation) is one atomic statement,
+//! so two nodes or two concurrent requests can never both win.
+
+pub mod postgres;
+mod records;
+mod sql;
+pub mod sqlite;
+
+#[cfg(test)]
+pub mod conformance;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ferriam_protocol::client::Client;
+
+pub use records::{
+    CodeRecord, CodeRedemption, Interaction, KeyRecord, Profile, RefreshRecord, Session,
+    StoredClient, User,
+};
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Server-wide values created once and shared by every node (HMAC keys).
+#[async_trait]
+pub trait SettingsStore {
+    /// Returns the stored value of `name`, storing `candidate` first if there is none.
+    async fn setting_or_insert(&self, name: &str, candidate: &str) -> StoreResult<String>;
+}
+
+#[async_trait]
+pub trait UserStore {
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Returns false when no such user exists.
+    async fn set_user_disabled(&self, sub: &str, disabled: bool, now: i64) -> StoreResult<bool>;
+    async fn set_password_hash(&self, sub: &str, hash: &str, now: i64) -> StoreResult<bool>;
+    /// Deletes the user with their sessions, consents and refresh tokens.
+    async fn delete_user(&self, sub: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait ClientStore {
+    async fn create_client(
+        &self,
+        client: &Client,
+        secret_hash: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
+    async fn client(&self, client_id: &str) -> StoreResult<Option<StoredClient>>;
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+    async fn set_client_secret(&self, client_id: &str, secret_hash: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait KeyStore {
+    async fn keys(&self) -> StoreResult<Vec<KeyRecord>>;
+    async fn add_key(&self, key: &KeyRecord) -> StoreResult<()>;
+    async fn retire_key(&self, kid: &str, now: i64) -> StoreResult<bool>;
+    /// Changes whenever a key is added or retired; cheap enough to poll every second.
+    async fn key_set_version(&self) -> StoreResult<i64>;
+}
+
+#[async_trait]
+pub trait SessionStore {
+    async fn create_session(&self, id_hash: &str, session: &Session) -> StoreResult<()>;
+    async fn session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>>;
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait InteractionStore {
+    async fn save_interaction(&self, id_hash: &str, interaction: &Interaction) -> StoreResult<()>;
+    async fn interaction(&self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>>;
+    async fn delete_interaction(&self, id_hash: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ConsentStore {
+    /// The scope the user has granted the client so far, space-separated.
+    async fn consent(&self, sub: &str, client_id: &str) -> StoreResult<Option<String>>;
+    async fn save_consent(
+        &self,
+        sub: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait GrantStore {
+    async fn save_code(&self, code_hash: &str, code: &CodeRecord) -> StoreResult<()>;
+    /// Marks the code used, atomically: only the first redemption gets `Fresh`.
+    async fn redeem_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeRedemption>;
+    async fn save_refresh(&self, token_hash: &str, token: &RefreshRecord) -> StoreResult<()>;
+    async fn refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>>;
+    /// Marks `old_hash` rotated and stores its successor in one transaction; false when another
+    /// request rotated it first.
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        successor_hash: &str,
+        successor: &RefreshRecord,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Revokes a grant: its refresh tokens stop working and its access tokens are refused.
+    async fn revoke_grant(&self, grant_id: &str, until: i64) -> StoreResult<()>;
+    async fn is_grant_revoked(&self, grant_id: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait Maintenance {
+    /// Deletes up to `batch` expired rows per table; returns how many went.
+    async fn purge_expired(&self, now: i64, batch: i64) -> StoreResult<u64>;
+}
+
+/// Everything the server stores.
+pub trait Store:
+    SettingsStore
+    + UserStore
+    + ClientStore
+    + KeyStore
+    + SessionStore
+    + InteractionStore
+    + ConsentStore
+    + GrantStore
+    + Maintenance
+    + Send
+    + Sync
+{
+}
+
+impl<T> Store for T where
+    T: SettingsStore
+        + UserStore
+        + ClientStore
+        + KeyStore
+        + SessionStore
+        + InteractionStore
+        + ConsentStore
+        + GrantStore
+        + Maintenance
+        + Send
+        + Sync
+{
+}
+
+/// Opens the database a URL names, applying migrations: `postgres://` or `postgresql://` for
+/// PostgreSQL, anything else (`sqlite://path` or a plain path) for SQLite.
+pub async fn open(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(database_url).await?))
+    } else {
+        Ok(Arc::new(sqlite::SqliteStore::open(database_url).await?))
+    }
+}

@@ -1,0 +1,155 @@
+//! The records the store keeps, as the rest of the server sees them.
+
+use ferriam_protocol::authorize::AuthorizationRequest;
+use ferriam_protocol::claims::UserClaims;
+use ferriam_protocol::client::Client;
+use ferriam_protocol::token::authorization_code::CodeBinding;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub sub: String,
+    pub username: String,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    pub profile: Profile,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The user's profile, stored as one JSON document so new attributes need no migration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub phone_number_verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthdate: Option<String>,
+    /// Free-form attributes for policies (department, region, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl User {
+    /// The claims this user can release.
+    pub fn claims(&self) -> UserClaims {
+        let p = &self.profile;
+        UserClaims {
+            sub: self.sub.clone(),
+            preferred_username: self.username.clone(),
+            email: p.email.clone(),
+            email_verified: p.email_verified,
+            given_name: p.given_name.clone(),
+            family_name: p.family_name.clone(),
+            phone_number: p.phone_number.clone(),
+            phone_number_verified: p.phone_number_verified,
+            birthdate: p.birthdate.clone(),
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// A client with the hash of its secret (confidential clients only).
+#[derive(Debug, Clone)]
+pub struct StoredClient {
+    pub client: Client,
+    pub secret_hash: Option<String>,
+}
+
+/// A signing key as stored.
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    pub kid: String,
+    pub alg: String,
+    /// Base64 of the PKCS#8 DER private key.
+    pub private_pkcs8: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// A single sign-on session, found by the hash of its cookie value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The public session id put in ID tokens' `sid` claim.
+    pub sid: String,
+    pub sub: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub expires_at: i64,
+}
+
+/// An authorization request waiting for the user to sign in or consent, bound to one browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interaction {
+    pub request: AuthorizationRequest,
+    /// SHA-256 of the browser cookie that started the request.
+    pub browser_hash: String,
+    /// SHA-256 of the CSRF token the pages embed.
+    pub csrf_hash: String,
+    /// Set once the user has signed in during this interaction (or had a usable session).
+    #[serde(default)]
+    pub sub: Option<String>,
+    #[serde(default)]
+    pub auth_time: i64,
+    #[serde(default)]
+    pub amr: Vec<String>,
+    #[serde(default)]
+    pub sid: String,
+    pub expires_at: i64,
+}
+
+/// An issued authorization code: what it is bound to and what it grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub grant_id: String,
+    pub binding: CodeBinding,
+    pub sub: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub sid: String,
+}
+
+/// The outcome of redeeming a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// First use: the code is now consumed.
+    Fresh(Box<CodeRecord>),
+    /// The code had been used already: its grant must be revoked (RFC 6749 §4.1.2).
+    Replayed {
+        grant_id: String,
+    },
+    Unknown,
+}
+
+/// A refresh token of a grant's rotation family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub grant_id: String,
+    pub client_id: String,
+    pub sub: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub amr: Vec<String>,
+    pub sid: String,
+    /// Sliding expiry of this token.
+    pub expires_at: i64,
+    /// Absolute expiry of the whole family.
+    pub family_expires_at: i64,
+    #[serde(skip)]
+    pub rotated_at: Option<i64>,
+    #[serde(skip)]
+    pub revoked: bool,
+}

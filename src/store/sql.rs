@@ -1,0 +1,521 @@
+//! The SQL both back ends share. SQLite and PostgreSQL accept the same statements here
+//! (`$N` placeholders, numbered in order of first use; `RETURNING`; `ON CONFLICT`), so the
+//! implementation is written once, as a macro instantiated for each pool type.
+
+/// Implements every store trait for `$store`, a struct with a `pool: sqlx::Pool<$db>` field.
+macro_rules! impl_sql_store {
+    ($store:ty, $db:ty) => {
+        use async_trait::async_trait;
+        use ferriam_protocol::client::Client;
+        use sqlx::Row;
+
+        use $crate::store::records::Profile;
+        use $crate::store::{
+            ClientStore, CodeRecord, CodeRedemption, ConsentStore, GrantStore, Interaction,
+            InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord, Session,
+            SessionStore, SettingsStore, StoreError, StoreResult, StoredClient, User, UserStore,
+        };
+
+        fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+            serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+        }
+
+        fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+            serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+        }
+
+        fn is_unique_violation(e: &sqlx::Error) -> bool {
+            matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+        }
+
+        fn user_from_row(row: &<$db as sqlx::Database>::Row) -> StoreResult<User> {
+            Ok(User {
+                sub: row.try_get("sub")?,
+                username: row.try_get("username")?,
+                password_hash: row.try_get("password_hash")?,
+                disabled: row.try_get("disabled")?,
+                profile: from_json::<Profile>(&row.try_get::<String, _>("profile")?)?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        const USER_COLUMNS: &str =
+            "sub, username, password_hash, disabled, profile, created_at, updated_at";
+
+        #[async_trait]
+        impl SettingsStore for $store {
+            async fn setting_or_insert(&self, name: &str, candidate: &str) -> StoreResult<String> {
+                sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(name)
+                    .bind(candidate)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+        }
+
+        #[async_trait]
+        impl UserStore for $store {
+            async fn create_user(&self, user: &User) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO users (sub, username, password_hash, disabled, profile, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&user.sub)
+                .bind(&user.username)
+                .bind(&user.password_hash)
+                .bind(user.disabled)
+                .bind(to_json(&user.profile)?)
+                .bind(user.created_at)
+                .bind(user.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::AlreadyExists(format!("user {}", user.username))
+                    } else {
+                        e.into()
+                    }
+                })?;
+                Ok(())
+            }
+
+            async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+                sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| user_from_row(&r))
+                    .transpose()
+            }
+
+            async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
+                sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
+                    .bind(sub)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| user_from_row(&r))
+                    .transpose()
+            }
+
+            async fn list_users(&self) -> StoreResult<Vec<User>> {
+                sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(user_from_row)
+                    .collect()
+            }
+
+            async fn set_user_disabled(&self, sub: &str, disabled: bool, now: i64) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE sub = $3")
+                    .bind(disabled)
+                    .bind(now)
+                    .bind(sub)
+                    .execute(&self.pool)
+                    .await?;
+                if disabled {
+                    sqlx::query("DELETE FROM sessions WHERE sub = $1").bind(sub).execute(&self.pool).await?;
+                    sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE sub = $1")
+                        .bind(sub)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn set_password_hash(&self, sub: &str, hash: &str, now: i64) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE sub = $3")
+                    .bind(hash)
+                    .bind(now)
+                    .bind(sub)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_user(&self, sub: &str) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                for table in ["sessions", "consents", "refresh_tokens"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE sub = $1"))
+                        .bind(sub)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let done = sqlx::query("DELETE FROM users WHERE sub = $1").bind(sub).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() > 0)
+            }
+        }
+
+        #[async_trait]
+        impl ClientStore for $store {
+            async fn create_client(&self, client: &Client, secret_hash: Option<&str>, now: i64) -> StoreResult<()> {
+                sqlx::query("INSERT INTO clients (client_id, secret_hash, settings, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&client.client_id)
+                    .bind(secret_hash)
+                    .bind(to_json(client)?)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        if is_unique_violation(&e) {
+                            StoreError::AlreadyExists(format!("client {}", client.client_id))
+                        } else {
+                            e.into()
+                        }
+                    })?;
+                Ok(())
+            }
+
+            async fn client(&self, client_id: &str) -> StoreResult<Option<StoredClient>> {
+                let row = sqlx::query("SELECT secret_hash, settings FROM clients WHERE client_id = $1")
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(StoredClient {
+                        client: from_json(&r.try_get::<String, _>("settings")?)?,
+                        secret_hash: r.try_get("secret_hash")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+                let rows = sqlx::query("SELECT settings FROM clients ORDER BY created_at, client_id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|r| from_json(&r.try_get::<String, _>("settings")?)).collect()
+            }
+
+            async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                for table in ["consents", "refresh_tokens"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE client_id = $1"))
+                        .bind(client_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn set_client_secret(&self, client_id: &str, secret_hash: &str) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2 AND secret_hash IS NOT NULL")
+                    .bind(secret_hash)
+                    .bind(client_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+        }
+
+        #[async_trait]
+        impl KeyStore for $store {
+            async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
+                let rows = sqlx::query("SELECT kid, alg, private_pkcs8, created_at, retired_at FROM keys ORDER BY created_at, kid")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(KeyRecord {
+                            kid: r.try_get("kid")?,
+                            alg: r.try_get("alg")?,
+                            private_pkcs8: r.try_get("private_pkcs8")?,
+                            created_at: r.try_get("created_at")?,
+                            retired_at: r.try_get("retired_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn add_key(&self, key: &KeyRecord) -> StoreResult<()> {
+                sqlx::query("INSERT INTO keys (kid, alg, private_pkcs8, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&key.kid)
+                    .bind(&key.alg)
+                    .bind(&key.private_pkcs8)
+                    .bind(key.created_at)
+                    .bind(key.retired_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn retire_key(&self, kid: &str, now: i64) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL")
+                    .bind(now)
+                    .bind(kid)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn key_set_version(&self) -> StoreResult<i64> {
+                let (count, retired): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(*), CAST(COUNT(retired_at) AS BIGINT) FROM keys",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(count * 1_000_000 + retired)
+            }
+        }
+
+        #[async_trait]
+        impl SessionStore for $store {
+            async fn create_session(&self, id_hash: &str, s: &Session) -> StoreResult<()> {
+                sqlx::query("INSERT INTO sessions (id_hash, sid, sub, auth_time, amr, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(id_hash)
+                    .bind(&s.sid)
+                    .bind(&s.sub)
+                    .bind(s.auth_time)
+                    .bind(to_json(&s.amr)?)
+                    .bind(s.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
+                let row = sqlx::query("SELECT sid, sub, auth_time, amr, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+                    .bind(id_hash)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(Session {
+                        sid: r.try_get("sid")?,
+                        sub: r.try_get("sub")?,
+                        auth_time: r.try_get("auth_time")?,
+                        amr: from_json(&r.try_get::<String, _>("amr")?)?,
+                        expires_at: r.try_get("expires_at")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl InteractionStore for $store {
+            async fn save_interaction(&self, id_hash: &str, i: &Interaction) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO interactions (id_hash, data, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+                )
+                .bind(id_hash)
+                .bind(to_json(i)?)
+                .bind(i.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn interaction(&self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>> {
+                let data: Option<String> =
+                    sqlx::query_scalar("SELECT data FROM interactions WHERE id_hash = $1 AND expires_at > $2")
+                        .bind(id_hash)
+                        .bind(now)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                data.map(|d| from_json(&d)).transpose()
+            }
+
+            async fn delete_interaction(&self, id_hash: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM interactions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl ConsentStore for $store {
+            async fn consent(&self, sub: &str, client_id: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT scope FROM consents WHERE sub = $1 AND client_id = $2")
+                    .bind(sub)
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn save_consent(&self, sub: &str, client_id: &str, scope: &str, now: i64) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO consents (sub, client_id, scope, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (sub, client_id) DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at",
+                )
+                .bind(sub)
+                .bind(client_id)
+                .bind(scope)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl GrantStore for $store {
+            async fn save_code(&self, code_hash: &str, code: &CodeRecord) -> StoreResult<()> {
+                sqlx::query("INSERT INTO codes (code_hash, grant_id, data, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(code_hash)
+                    .bind(&code.grant_id)
+                    .bind(to_json(code)?)
+                    .bind(code.binding.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn redeem_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeRedemption> {
+                let fresh: Option<String> = sqlx::query_scalar(
+                    "UPDATE codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL RETURNING data",
+                )
+                .bind(now)
+                .bind(code_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(data) = fresh {
+                    return Ok(CodeRedemption::Fresh(Box::new(from_json(&data)?)));
+                }
+                let grant_id: Option<String> = sqlx::query_scalar("SELECT grant_id FROM codes WHERE code_hash = $1")
+                    .bind(code_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(match grant_id {
+                    Some(grant_id) => CodeRedemption::Replayed { grant_id },
+                    None => CodeRedemption::Unknown,
+                })
+            }
+
+            async fn save_refresh(&self, token_hash: &str, t: &RefreshRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, sub, data, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(token_hash)
+                .bind(&t.grant_id)
+                .bind(&t.client_id)
+                .bind(&t.sub)
+                .bind(to_json(t)?)
+                .bind(t.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>> {
+                let row = sqlx::query("SELECT data, rotated_at, revoked FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    let mut record: RefreshRecord = from_json(&r.try_get::<String, _>("data")?)?;
+                    record.rotated_at = r.try_get("rotated_at")?;
+                    record.revoked = r.try_get("revoked")?;
+                    Ok(record)
+                })
+                .transpose()
+            }
+
+            async fn rotate_refresh(
+                &self,
+                old_hash: &str,
+                successor_hash: &str,
+                successor: &RefreshRecord,
+                now: i64,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(
+                    "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked = FALSE",
+                )
+                .bind(now)
+                .bind(old_hash)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, sub, data, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(successor_hash)
+                .bind(&successor.grant_id)
+                .bind(&successor.client_id)
+                .bind(&successor.sub)
+                .bind(to_json(successor)?)
+                .bind(successor.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn revoke_grant(&self, grant_id: &str, until: i64) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE grant_id = $1")
+                    .bind(grant_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO revoked_grants (grant_id, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (grant_id) DO UPDATE SET expires_at = excluded.expires_at",
+                )
+                .bind(grant_id)
+                .bind(until)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn is_grant_revoked(&self, grant_id: &str) -> StoreResult<bool> {
+                let found: Option<i64> = sqlx::query_scalar("SELECT expires_at FROM revoked_grants WHERE grant_id = $1")
+                    .bind(grant_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(found.is_some())
+            }
+        }
+
+        #[async_trait]
+        impl Maintenance for $store {
+            async fn purge_expired(&self, now: i64, batch: i64) -> StoreResult<u64> {
+                // Consumed codes are kept a little past their expiry so that a late replay is
+                // still recognised and its grant revoked.
+                let statements = [
+                    ("codes", "code_hash", now - 600),
+                    ("sessions", "id_hash", now),
+                    ("interactions", "id_hash", now),
+                    ("refresh_tokens", "token_hash", now),
+                    ("revoked_grants", "grant_id", now),
+                ];
+                let mut total = 0;
+                for (table, key, cutoff) in statements {
+                    let done = sqlx::query(&format!(
+                        "DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE expires_at < $1 LIMIT $2)"
+                    ))
+                    .bind(cutoff)
+                    .bind(batch)
+                    .execute(&self.pool)
+                    .await?;
+                    total += done.rows_affected();
+                }
+                Ok(total)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sql_store;

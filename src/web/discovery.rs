@@ -1,0 +1,28 @@
+//! `/.well-known/openid-configuration`, `/.well-known/oauth-authorization-server` and `/jwks`.
+//! Public documents: CORS is allowed (RFC 9700 §2.6 permits it for metadata and keys).
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::app::AppState;
+
+pub async fn metadata(State(state): State<AppState>) -> Response {
+    let doc =
+        ferriam_protocol::discovery::metadata(&state.issuer, &state.keys.current().algorithms());
+    ([(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], Json(doc)).into_response()
+}
+
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let body = state.keys.current().jwks.to_string();
+    (
+        [
+            (header::CONTENT_TYPE, "application/jwk-set+json"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,8 @@
+//! HTTP handlers, one file per endpoint: extract, call the protocol crate and the store, respond.
+
+pub mod authorize;
+pub mod discovery;
+pub mod extract;
+pub mod signin;
+pub mod token;
+pub mod userinfo;

@@ -1,0 +1,309 @@
+//! The sign-in pages: `/signin/login` (username and password) and `/signin/consent`.
+//! Every form carries the interaction id and its CSRF token; every POST answers 303.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use ferriam_protocol::params::Params;
+use ferriam_protocol::scope::Scope;
+use ferriam_protocol::{ErrorCode, OAuthError};
+
+use super::extract::{Form, Query};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::signin::{self, SESSION_COOKIE};
+use crate::store::{Interaction, Session};
+use crate::tokens::opaque;
+
+fn bad_form(state: &AppState, e: OAuthError) -> Response {
+    state
+        .pages
+        .error(StatusCode::BAD_REQUEST, e.code.as_str(), &e.description)
+}
+
+async fn client_name(state: &AppState, client_id: &str) -> Result<String, AppError> {
+    Ok(state
+        .store
+        .client(client_id)
+        .await?
+        .map(|c| c.client.name)
+        .unwrap_or_else(|| client_id.to_owned()))
+}
+
+fn login_form(
+    state: &AppState,
+    id: &str,
+    client_name: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    state.pages.render(
+        status,
+        "login.html",
+        minijinja::context! {
+            interaction => id,
+            csrf => signin::csrf_token(state, id),
+            client_name,
+            username,
+            error,
+        },
+        None,
+    )
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query,
+) -> Response {
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return bad_form(&state, e),
+    };
+    let (id, interaction) =
+        match signin::load_interaction(&state, &headers, params.get("interaction"), None).await {
+            Ok(found) => found,
+            Err(page) => return page,
+        };
+    match client_name(&state, &interaction.request.client_id).await {
+        Ok(name) => {
+            let hint = interaction.request.login_hint.clone().unwrap_or_default();
+            login_form(&state, &id, &name, &hint, None)
+        }
+        Err(e) => signin::internal_error(&state, e),
+    }
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(params): Form,
+) -> Response {
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return bad_form(&state, e),
+    };
+    let (id, interaction) = match signin::load_interaction(
+        &state,
+        &headers,
+        params.get("interaction"),
+        Some(params.get("csrf")),
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    match try_login(&state, &headers, &params, &id, interaction).await {
+        Ok(response) => response,
+        Err(e) => signin::internal_error(&state, e),
+    }
+}
+
+async fn try_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+    id: &str,
+    mut interaction: Interaction,
+) -> Result<Response, AppError> {
+    let username = params.get("username").unwrap_or("");
+    let password = params.get("password").unwrap_or("");
+    let user = state
+        .store
+        .user_by_username(username)
+        .await?
+        .filter(|u| !u.disabled);
+    // The hash is checked even for unknown users, so timing does not reveal which exist.
+    let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let ok = !password.is_empty()
+        && state
+            .passwords
+            .verify(password.to_owned(), stored_hash)
+            .await;
+    let Some(user) = user.filter(|_| ok) else {
+        tracing::info!(client_id = %interaction.request.client_id, "failed sign-in");
+        let name = client_name(state, &interaction.request.client_id).await?;
+        return Ok(login_form(
+            state,
+            id,
+            &name,
+            username,
+            Some("Incorrect username or password."),
+        ));
+    };
+    // A new sign-in always makes a new session with a new id (Keycloak CVE-2023-6787).
+    if let Some(old) = crate::web::extract::cookie(headers, SESSION_COOKIE) {
+        state.store.delete_session(&opaque::hash(old)).await?;
+    }
+    let now = state.now();
+    let session_value = opaque::random_token();
+    let session = Session {
+        sid: opaque::random_token(),
+        sub: user.sub.clone(),
+        auth_time: now,
+        amr: vec!["pwd".to_owned()],
+        expires_at: now + state.config.session_ttl as i64,
+    };
+    state
+        .store
+        .create_session(&opaque::hash(&session_value), &session)
+        .await?;
+    interaction.sub = Some(user.sub.clone());
+    interaction.auth_time = session.auth_time;
+    interaction.amr = session.amr.clone();
+    interaction.sid = session.sid.clone();
+    let mut response = if signin::needs_consent(state, &interaction.request, &user.sub).await? {
+        state
+            .store
+            .save_interaction(&opaque::hash(id), &interaction)
+            .await?;
+        signin::see_other(&format!("/signin/consent?interaction={id}"))
+    } else {
+        state.store.delete_interaction(&opaque::hash(id)).await?;
+        signin::finish(
+            state,
+            &interaction.request,
+            &user.sub,
+            session.auth_time,
+            &session.amr,
+            &session.sid,
+        )
+        .await?
+    };
+    signin::set_session_cookie(state, &mut response, &session_value);
+    Ok(response)
+}
+
+/// Human-readable descriptions of the standard scopes for the consent page.
+fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Know who you are".to_owned(),
+        "profile" => "See your name and profile".to_owned(),
+        "email" => "See your email address".to_owned(),
+        "phone" => "See your phone number".to_owned(),
+        "offline_access" => "Stay connected when you are not using it".to_owned(),
+        other => format!("Use {other}"),
+    }
+}
+
+pub async fn consent_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query,
+) -> Response {
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return bad_form(&state, e),
+    };
+    let (id, interaction) =
+        match signin::load_interaction(&state, &headers, params.get("interaction"), None).await {
+            Ok(found) => found,
+            Err(page) => return page,
+        };
+    match render_consent(&state, &id, &interaction).await {
+        Ok(page) => page,
+        Err(e) => signin::internal_error(&state, e),
+    }
+}
+
+async fn render_consent(
+    state: &AppState,
+    id: &str,
+    interaction: &Interaction,
+) -> Result<Response, AppError> {
+    let Some(sub) = &interaction.sub else {
+        return Ok(signin::see_other(&format!(
+            "/signin/login?interaction={id}"
+        )));
+    };
+    let username = state
+        .store
+        .user_by_sub(sub)
+        .await?
+        .map(|u| u.username)
+        .unwrap_or_default();
+    let scopes: Vec<String> = Scope::parse(&interaction.request.scope)?
+        .iter()
+        .map(describe_scope)
+        .collect();
+    let redirect_host = url::Url::parse(&interaction.request.redirect_uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| interaction.request.redirect_uri.clone());
+    Ok(state.pages.render(
+        StatusCode::OK,
+        "consent.html",
+        minijinja::context! {
+            interaction => id,
+            csrf => signin::csrf_token(state, id),
+            client_name => client_name(state, &interaction.request.client_id).await?,
+            redirect_host,
+            scopes,
+            username,
+        },
+        None,
+    ))
+}
+
+pub async fn consent_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(params): Form,
+) -> Response {
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return bad_form(&state, e),
+    };
+    let (id, interaction) = match signin::load_interaction(
+        &state,
+        &headers,
+        params.get("interaction"),
+        Some(params.get("csrf")),
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let Some(sub) = interaction.sub.clone() else {
+        return signin::see_other(&format!("/signin/login?interaction={id}"));
+    };
+    let result = async {
+        state.store.delete_interaction(&opaque::hash(&id)).await?;
+        let request = &interaction.request;
+        if params.get("decision") != Some("allow") {
+            return Ok(signin::error_response(
+                &state,
+                request,
+                ErrorCode::AccessDenied,
+                "the user denied the request",
+            ));
+        }
+        // Remember the union of what was granted before and now, per user and client.
+        let mut granted = Scope::parse(&request.scope)?.to_string();
+        if let Some(previous) = state.store.consent(&sub, &request.client_id).await? {
+            granted = Scope::parse(&format!("{previous} {granted}"))?.to_string();
+        }
+        state
+            .store
+            .save_consent(&sub, &request.client_id, &granted, state.now())
+            .await?;
+        signin::finish(
+            &state,
+            request,
+            &sub,
+            interaction.auth_time,
+            &interaction.amr,
+            &interaction.sid,
+        )
+        .await
+    }
+    .await;
+    result.unwrap_or_else(|e: AppError| signin::internal_error(&state, e))
+}
