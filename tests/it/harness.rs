@@ -1,0 +1,360 @@
+//! Starts a real server on 127.0.0.1:0 with a fresh SQLite file or PostgreSQL schema, creates
+//! users and clients in its store, and plays a browser (cookie jar, no automatic redirects)
+//! through the sign-in pages.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use ferriam::clock::SystemClock;
+use ferriam::config::Config;
+use ferriam::password::PasswordHasher;
+use ferriam::store::{Profile, Store, User};
+use ferriam::testing::PgSchema;
+use ferriam::tokens::opaque;
+use ferriam::{RunningServer, Server};
+use ferriam_protocol::client::{AuthMethod, Client, ClientType, SigningAlg};
+use reqwest::header::LOCATION;
+use reqwest::StatusCode;
+
+pub const REDIRECT_URI: &str = "https://app.example/cb";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Which database a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub issuer: String,
+    pub clock: Arc<SystemClock>,
+    pub store: Arc<dyn Store>,
+    server: Option<RunningServer>,
+    pg: Option<PgSchema>,
+    _dir: tempfile::TempDir,
+}
+
+/// A registered test client.
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+}
+
+impl TestServer {
+    /// Starts a server; `None` only for PostgreSQL outside CI when it is unreachable.
+    pub async fn start(db: Db) -> Option<Self> {
+        Self::start_with(db, |_| {}).await
+    }
+
+    pub async fn start_with(db: Db, configure: impl FnOnce(&mut Config)) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let pg = match db {
+            Db::Sqlite => None,
+            Db::Postgres => Some(PgSchema::create().await?),
+        };
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            database_url: match &pg {
+                Some(schema) => schema.url.clone(),
+                None => format!("sqlite://{}/ferriam.db", dir.path().display()),
+            },
+            ..Config::default()
+        };
+        configure(&mut config);
+        let clock = Arc::new(SystemClock::default());
+        let server = Server::start(config, clock.clone(), std::future::pending())
+            .await
+            .expect("server starts");
+        Some(Self {
+            issuer: server.issuer.clone(),
+            store: server.store.clone(),
+            clock,
+            server: Some(server),
+            pg,
+            _dir: dir,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// Creates a user with [`PASSWORD`] and returns its `sub`.
+    pub async fn create_user(&self, username: &str) -> String {
+        let hasher = PasswordHasher::new(19456, 2, 1).expect("hasher");
+        let sub = opaque::random_uuid();
+        let user = User {
+            sub: sub.clone(),
+            username: username.to_owned(),
+            password_hash: Some(hasher.hash(PASSWORD.to_owned()).await.expect("hash")),
+            disabled: false,
+            profile: Profile {
+                email: Some(format!("{username}@example.com")),
+                email_verified: true,
+                given_name: Some("Ada".into()),
+                family_name: Some("Lovelace".into()),
+                phone_number: Some("+15550100".into()),
+                ..Default::default()
+            },
+            created_at: 1,
+            updated_at: 1,
+        };
+        self.store.create_user(&user).await.expect("user stored");
+        sub
+    }
+
+    /// Registers a client; `edit` adjusts the defaults (confidential, code + refresh).
+    pub async fn create_client(&self, edit: impl FnOnce(&mut Client)) -> TestClient {
+        let mut client = Client {
+            client_id: opaque::random_token()[..22].to_owned(),
+            name: "Test App".into(),
+            client_type: ClientType::Confidential,
+            redirect_uris: vec![REDIRECT_URI.into()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            response_types: vec!["code".into()],
+            scopes: vec!["api:read".into()],
+            token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+            allow_plain_pkce: false,
+            access_token_alg: SigningAlg::RS256,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+        };
+        edit(&mut client);
+        let secret = (client.client_type == ClientType::Confidential).then(opaque::random_token);
+        self.store
+            .create_client(&client, secret.as_deref().map(opaque::hash).as_deref(), 1)
+            .await
+            .expect("client stored");
+        TestClient {
+            id: client.client_id,
+            secret,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        if let Some(pg) = self.pg.take() {
+            pg.drop().await;
+        }
+    }
+}
+
+/// Runs a test body against SQLite and then PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(server) = TestServer::start(Db::Sqlite).await {
+                    $body(&server).await;
+                    server.stop().await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(server) = TestServer::start(Db::Postgres).await {
+                    $body(&server).await;
+                    server.stop().await;
+                }
+            }
+        }
+    };
+}
+
+/// A browser: keeps cookies, never follows redirects by itself.
+pub struct Browser {
+    pub http: reqwest::Client,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Where a sign-in ended.
+#[derive(Debug)]
+pub struct Redirect {
+    pub location: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl Redirect {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Self { http }
+    }
+
+    /// Opens a URL and returns the response without following redirects.
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.http.get(url).send().await.expect("request sent")
+    }
+
+    /// Follows a redirect inside the server (relative `Location`) or returns the final one.
+    pub async fn follow(&self, issuer: &str, response: reqwest::Response) -> reqwest::Response {
+        let location = location(&response);
+        self.get(&absolute(issuer, &location)).await
+    }
+
+    /// Signs in on the login page the response points to and returns the next response.
+    pub async fn submit_login(
+        &self,
+        issuer: &str,
+        login_page: reqwest::Response,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        assert_eq!(
+            login_page.status(),
+            StatusCode::OK,
+            "expected the login page"
+        );
+        let html = login_page.text().await.expect("page body");
+        let fields = [
+            ("interaction", hidden_field(&html, "interaction")),
+            ("csrf", hidden_field(&html, "csrf")),
+            ("username", username.to_owned()),
+            ("password", password.to_owned()),
+        ];
+        self.http
+            .post(format!("{issuer}/signin/login"))
+            .form(&fields)
+            .send()
+            .await
+            .expect("login posted")
+    }
+
+    /// Answers the consent page.
+    pub async fn submit_consent(
+        &self,
+        issuer: &str,
+        consent_page: reqwest::Response,
+        allow: bool,
+    ) -> reqwest::Response {
+        assert_eq!(
+            consent_page.status(),
+            StatusCode::OK,
+            "expected the consent page"
+        );
+        let html = consent_page.text().await.expect("page body");
+        let fields = [
+            ("interaction", hidden_field(&html, "interaction")),
+            ("csrf", hidden_field(&html, "csrf")),
+            ("decision", if allow { "allow" } else { "deny" }.to_owned()),
+        ];
+        self.http
+            .post(format!("{issuer}/signin/consent"))
+            .form(&fields)
+            .send()
+            .await
+            .expect("consent posted")
+    }
+
+    /// The whole interactive sign-in: authorize URL -> login -> consent (if asked) -> redirect.
+    pub async fn sign_in(&self, issuer: &str, authorize_url: &str, username: &str) -> Redirect {
+        let response = self.get(authorize_url).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "authorize answered {}",
+            response.status()
+        );
+        let mut response = response;
+        if location(&response).starts_with("/signin/login") {
+            let page = self.follow(issuer, response).await;
+            response = self.submit_login(issuer, page, username, PASSWORD).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::SEE_OTHER,
+                "login answered {}",
+                response.status()
+            );
+        }
+        if location(&response).starts_with("/signin/consent") {
+            let page = self.follow(issuer, response).await;
+            response = self.submit_consent(issuer, page, true).await;
+        }
+        redirect(&response)
+    }
+}
+
+/// The `Location` of a redirect.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no Location in a {} response", response.status()))
+        .to_owned()
+}
+
+/// A redirect to the client, with its query or fragment parameters.
+pub fn redirect(response: &reqwest::Response) -> Redirect {
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "expected a redirect to the client"
+    );
+    let location = location(response);
+    let url = url::Url::parse(&location).expect("absolute redirect");
+    let mut params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    if let Some(fragment) = url.fragment() {
+        params.extend(url::form_urlencoded::parse(fragment.as_bytes()).into_owned());
+    }
+    Redirect { location, params }
+}
+
+fn absolute(issuer: &str, location: &str) -> String {
+    if location.starts_with('/') {
+        format!("{issuer}{location}")
+    } else {
+        location.to_owned()
+    }
+}
+
+/// The value of a hidden form field in a page.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in page"))
+        + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_owned()
+}
+
+/// An authorization URL for a client with the given extra parameters.
+pub fn authorize_url(issuer: &str, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&format!("{issuer}/authorize")).expect("url");
+    url.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", REDIRECT_URI);
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    url.to_string()
+}

@@ -1,0 +1,7 @@
+//! Ferriam's integration tests: one binary, one module per spec feature. Each test starts the
+//! real server on an ephemeral loopback port with a fresh database and drives it over HTTP
+//! with third-party clients (`openidconnect`, `reqwest`).
+
+mod harness;
+
+mod code_flow;
