@@ -9,7 +9,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `FERRIAM_` prefix that are not settings.
-const NON_SETTING_VARS: [&str; 2] = ["TEST_POSTGRES", "MASTER_KEY"];
+const NON_SETTING_VARS: [&str; 3] = ["TEST_POSTGRES", "MASTER_KEY", "LOG"];
 
 /// Every setting of the server, with its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,16 +75,21 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        for (name, _) in std::env::vars() {
-            if let Some(key) = name.strip_prefix("FERRIAM_") {
-                if !NON_SETTING_VARS.contains(&key) && !is_setting(&key.to_ascii_lowercase()) {
-                    tracing::warn!(variable = %name, "ignoring unknown FERRIAM_ environment variable");
-                }
-            }
-        }
         figment
             .merge(Env::prefixed("FERRIAM_").filter(|k| is_setting(k.as_str())))
             .extract()
+    }
+
+    /// `FERRIAM_*` environment variables that are not settings (probably misspelt), to warn about.
+    pub fn unknown_env_vars() -> Vec<String> {
+        std::env::vars()
+            .map(|(name, _)| name)
+            .filter(|name| {
+                name.strip_prefix("FERRIAM_").is_some_and(|key| {
+                    !NON_SETTING_VARS.contains(&key) && !is_setting(&key.to_ascii_lowercase())
+                })
+            })
+            .collect()
     }
 
     /// The issuer for a server bound at `bound`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 /// Hashes and verifies passwords off the async runtime.
 #[derive(Clone)]
@@ -15,7 +15,8 @@ pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     /// A hash of a random password, verified when the user does not exist so that sign-in
     /// takes as long for unknown users as for known ones (no user enumeration by timing).
-    dummy_hash: Arc<str>,
+    /// Made on first need, so that starting the server costs no hash.
+    dummy_hash: Arc<OnceCell<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,11 +34,10 @@ impl PasswordHasher {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let dummy = hash_blocking(&params, &crate::tokens::opaque::random_token())?;
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(cores)),
-            dummy_hash: dummy.into(),
+            dummy_hash: Arc::new(OnceCell::new()),
         })
     }
 
@@ -50,7 +50,17 @@ impl PasswordHasher {
     /// Checks `password` against `stored`, or against the dummy hash when there is no user.
     pub async fn verify(&self, password: String, stored: Option<String>) -> bool {
         let has_user = stored.is_some();
-        let stored = stored.unwrap_or_else(|| self.dummy_hash.to_string());
+        let stored = match stored {
+            Some(hash) => hash,
+            None => match self
+                .dummy_hash
+                .get_or_try_init(|| self.hash(crate::tokens::opaque::random_token()))
+                .await
+            {
+                Ok(hash) => hash.clone(),
+                Err(_) => return false,
+            },
+        };
         let ok = self
             .run(move || {
                 PasswordHash::new(&stored)

@@ -34,6 +34,9 @@ pub async fn run(mut config: Config, args: ServeArgs) -> CliResult {
         config.log_format = format;
     }
     init_logging(&config.log_format);
+    for name in Config::unknown_env_vars() {
+        tracing::warn!(variable = %name, "ignoring an environment variable that is not a setting");
+    }
     let server = Server::start(config, Arc::new(SystemClock::default()), shutdown_signal()).await?;
     println!(
         "{}",
