@@ -358,3 +358,305 @@ pub fn authorize_url(issuer: &str, client_id: &str, extra: &[(&str, &str)]) -> S
     }
     url.to_string()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the error-path modules: raw HTTP, token requests, JWT inspection, pages.
+
+/// A PKCE verifier of valid syntax (RFC 7636 §4.1), used with [`challenge`].
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+/// The S256 challenge of [`VERIFIER`].
+pub fn challenge() -> String {
+    ferriam_protocol::pkce::s256(VERIFIER)
+}
+
+/// A back-channel HTTP client: no cookies, no redirects followed.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// The `Authorization: Basic` value of RFC 6749 §2.3.1 (ids and secrets here need no escaping).
+pub fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+/// A response read to the end: status, headers and the body as JSON (`Null` if not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("response body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The `error` member of a JSON error body ("" when there is none).
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+
+    /// A string member of the body, which must be present.
+    pub fn str(&self, name: &str) -> String {
+        self.body[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} in {} {}", self.status, self.body))
+            .to_owned()
+    }
+
+    /// A header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts a token-endpoint error: the status, the exact `error` code and `no-store`.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, error: &str) {
+        assert_eq!(
+            (self.status, self.error()),
+            (status, error),
+            "unexpected answer: {}",
+            self.body
+        );
+        assert!(
+            self.body.get("access_token").is_none() && self.body.get("refresh_token").is_none(),
+            "an error response carried tokens: {}",
+            self.body
+        );
+    }
+}
+
+impl TestServer {
+    /// POSTs a form to the token endpoint, authenticating `client` the way it registered:
+    /// Basic when it has a secret, `client_id` in the body when public.
+    pub async fn token(&self, client: &TestClient, form: &[(&str, &str)]) -> Reply {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut request = http().post(self.url("/token"));
+        match &client.secret {
+            Some(secret) => request = request.header("authorization", basic(&client.id, secret)),
+            None => fields.push(("client_id", &client.id)),
+        }
+        Reply::read(request.form(&fields).send().await.expect("token request")).await
+    }
+
+    /// Redeems a code at the token endpoint with the harness redirect URI and, if given, a
+    /// verifier.
+    pub async fn exchange(&self, client: &TestClient, code: &str, verifier: Option<&str>) -> Reply {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+        ];
+        if let Some(v) = verifier {
+            form.push(("code_verifier", v));
+        }
+        self.token(client, &form).await
+    }
+
+    /// Uses a refresh token.
+    pub async fn refresh(&self, client: &TestClient, refresh_token: &str) -> Reply {
+        self.token(
+            client,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+
+    /// GET /userinfo with a bearer token.
+    pub async fn userinfo(&self, access_token: &str) -> Reply {
+        Reply::read(
+            http()
+                .get(self.url("/userinfo"))
+                .bearer_auth(access_token)
+                .send()
+                .await
+                .expect("userinfo request"),
+        )
+        .await
+    }
+
+    /// Signs `username` in through `browser` (or reuses its session and consent) and returns
+    /// the authorization code for `client_id`; `extra` adds parameters (scope, PKCE, ...).
+    pub async fn code(
+        &self,
+        browser: &Browser,
+        client_id: &str,
+        username: &str,
+        extra: &[(&str, &str)],
+    ) -> String {
+        let url = authorize_url(&self.issuer, client_id, extra);
+        let back = browser.sign_in(&self.issuer, &url, username).await;
+        assert!(
+            back.location.starts_with(REDIRECT_URI),
+            "redirected to {}",
+            back.location
+        );
+        back.get("code")
+            .unwrap_or_else(|| panic!("no code in {}", back.location))
+            .to_owned()
+    }
+
+    /// The whole code flow with PKCE S256 for `scope`; returns the token response.
+    pub async fn tokens(
+        &self,
+        browser: &Browser,
+        client: &TestClient,
+        username: &str,
+        scope: &str,
+    ) -> Reply {
+        let challenge = challenge();
+        let code = self
+            .code(
+                browser,
+                &client.id,
+                username,
+                &[
+                    ("scope", scope),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                ],
+            )
+            .await;
+        let reply = self.exchange(client, &code, Some(VERIFIER)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "code exchange: {}",
+            reply.body
+        );
+        reply
+    }
+}
+
+/// A URL on the server with exactly the given query parameters (none added).
+pub fn url_with(issuer: &str, path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&format!("{issuer}{path}")).expect("url");
+    for (k, v) in pairs {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    url.to_string()
+}
+
+/// The decoded JSON of part `index` (0 header, 1 payload) of a compact JWS.
+pub fn jwt_part(token: &str, index: usize) -> serde_json::Value {
+    use base64::Engine;
+    let part = token.split('.').nth(index).expect("JWT part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+/// base64url without padding, as JWS uses it.
+pub fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Every `Set-Cookie` header of a response.
+pub fn set_cookies(headers: &reqwest::header::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether a response sets the single sign-on session cookie.
+pub fn sets_session(headers: &reqwest::header::HeaderMap) -> bool {
+    set_cookies(headers)
+        .iter()
+        .any(|c| c.starts_with("ferriam_session="))
+}
+
+/// Undoes the HTML escaping minijinja applies to attribute values and text.
+pub fn html_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&#x2F;", "/")
+        .replace("&amp;", "&")
+}
+
+/// An HTML page read to the end.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.expect("page body");
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts an HTML error page: the status, no `Location` (never a redirect to the
+    /// client), no session cookie, and the error code the page names.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, error: &str) {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; page: {}",
+            self.body
+        );
+        assert_eq!(
+            self.header("location"),
+            "",
+            "an error page must not redirect"
+        );
+        assert!(
+            self.header("content-type").starts_with("text/html"),
+            "content type {}",
+            self.header("content-type")
+        );
+        assert!(
+            self.body.contains(&format!("Error: {error}")),
+            "page does not name {error}: {}",
+            self.body
+        );
+        assert!(!sets_session(&self.headers), "an error page set a session");
+    }
+}

@@ -4,4 +4,5 @@
 
 mod harness;
 
+mod authorize_errors;
 mod code_flow;
