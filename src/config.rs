@@ -70,7 +70,7 @@ impl Default for Config {
 
 impl Config {
     /// Layers the defaults, the optional file and the environment.
-    pub fn load(file: Option<&std::path::Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
@@ -78,6 +78,7 @@ impl Config {
         figment
             .merge(Env::prefixed("FERRIAM_").filter(|k| is_setting(k.as_str())))
             .extract()
+            .map_err(Box::new)
     }
 
     /// `FERRIAM_*` environment variables that are not settings (probably misspelt), to warn about.

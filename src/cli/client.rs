@@ -1,6 +1,6 @@
 //! `ferriam client ...`.
 
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use ferriam::store::Store;
 use ferriam::tokens::opaque;
 use ferriam_protocol::client::{
@@ -17,38 +17,44 @@ pub enum TypeArg {
     Public,
 }
 
+/// The arguments of `client create`.
+#[derive(Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    name: String,
+    #[arg(long = "type", value_enum)]
+    client_type: TypeArg,
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// authorization_code, refresh_token, client_credentials (repeatable).
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    #[arg(long = "response-type")]
+    response_types: Vec<String>,
+    /// A custom scope the client may ask for (repeatable).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "none"])]
+    token_endpoint_auth_method: Option<String>,
+    /// Allow code_challenge_method=plain (RFC 9700 §2.1.1 prefers S256).
+    #[arg(long)]
+    allow_plain_pkce: bool,
+    #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
+    access_token_alg: Option<String>,
+    #[arg(long)]
+    access_token_ttl: Option<u64>,
+    #[arg(long)]
+    refresh_token_ttl: Option<u64>,
+}
+
 #[derive(Subcommand)]
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ClientCommand {
     /// Register a client; a confidential client's secret is printed once.
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long = "type", value_enum)]
-        client_type: TypeArg,
-        #[arg(long = "redirect-uri")]
-        redirect_uris: Vec<String>,
-        #[arg(long = "post-logout-redirect-uri")]
-        post_logout_redirect_uris: Vec<String>,
-        /// authorization_code, refresh_token, client_credentials (repeatable).
-        #[arg(long = "grant-type")]
-        grant_types: Vec<String>,
-        #[arg(long = "response-type")]
-        response_types: Vec<String>,
-        /// A custom scope the client may ask for (repeatable).
-        #[arg(long = "scope")]
-        scopes: Vec<String>,
-        #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "none"])]
-        token_endpoint_auth_method: Option<String>,
-        /// Allow code_challenge_method=plain (RFC 9700 §2.1.1 prefers S256).
-        #[arg(long)]
-        allow_plain_pkce: bool,
-        #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
-        access_token_alg: Option<String>,
-        #[arg(long)]
-        access_token_ttl: Option<u64>,
-        #[arg(long)]
-        refresh_token_ttl: Option<u64>,
-    },
+    Create(CreateArgs),
     /// List clients.
     List,
     /// Show one client.
@@ -66,21 +72,21 @@ fn client_json(client: &Client) -> Value {
 }
 
 /// Builds and checks a client registration from the command's arguments.
-#[allow(clippy::too_many_arguments)]
-fn build(
-    name: String,
-    client_type: TypeArg,
-    redirect_uris: Vec<String>,
-    post_logout_redirect_uris: Vec<String>,
-    mut grant_types: Vec<String>,
-    mut response_types: Vec<String>,
-    scopes: Vec<String>,
-    auth_method: Option<String>,
-    allow_plain_pkce: bool,
-    access_token_alg: Option<String>,
-    access_token_ttl: Option<u64>,
-    refresh_token_ttl: Option<u64>,
-) -> Result<Client, String> {
+fn build(args: CreateArgs) -> Result<Client, String> {
+    let CreateArgs {
+        name,
+        client_type,
+        redirect_uris,
+        post_logout_redirect_uris,
+        mut grant_types,
+        mut response_types,
+        scopes,
+        token_endpoint_auth_method: auth_method,
+        allow_plain_pkce,
+        access_token_alg,
+        access_token_ttl,
+        refresh_token_ttl,
+    } = args;
     let client_type = match client_type {
         TypeArg::Confidential => ClientType::Confidential,
         TypeArg::Public => ClientType::Public,
@@ -151,34 +157,8 @@ fn build(
 pub async fn run(store: &std::sync::Arc<dyn Store>, cmd: ClientCommand) -> CliResult {
     let store = store.as_ref();
     match cmd {
-        ClientCommand::Create {
-            name,
-            client_type,
-            redirect_uris,
-            post_logout_redirect_uris,
-            grant_types,
-            response_types,
-            scopes,
-            token_endpoint_auth_method,
-            allow_plain_pkce,
-            access_token_alg,
-            access_token_ttl,
-            refresh_token_ttl,
-        } => {
-            let client = build(
-                name,
-                client_type,
-                redirect_uris,
-                post_logout_redirect_uris,
-                grant_types,
-                response_types,
-                scopes,
-                token_endpoint_auth_method,
-                allow_plain_pkce,
-                access_token_alg,
-                access_token_ttl,
-                refresh_token_ttl,
-            )?;
+        ClientCommand::Create(args) => {
+            let client = build(args)?;
             let secret = (!client.is_public()).then(opaque::random_token);
             let secret_hash = secret.as_deref().map(opaque::hash);
             store

@@ -21,7 +21,7 @@ impl SqliteStore {
             .unwrap_or(url);
         if let Some(parent) = std::path::Path::new(path).parent() {
             if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| sqlx::Error::Io(e))?;
+                std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
             }
         }
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?

@@ -1,0 +1,243 @@
+//! Runs the release `ferriam` binary the way an operator would: `ferriam serve` on a fresh
+//! database, seeded through `ferriam user create` / `client create` / `key rotate`, and
+//! stopped with SIGTERM. The child is killed if the benchmark ends early.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+
+use crate::procfs::ProcTree;
+
+/// The `ferriam` binary built next to this one by the same `cargo build --release --bins`.
+pub fn ferriam_binary() -> Result<PathBuf> {
+    let me = std::env::current_exe().context("cannot locate ferriam-bench itself")?;
+    let dir = me
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no parent directory", me.display()))?;
+    let bin = dir.join(format!("ferriam{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        bail!(
+            "{} not found: build both binaries with `cargo build --release --bins` \
+             (or run the benchmark with `cargo run --release --bin ferriam-bench`, which builds it)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// A scratch directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "ferriam-bench-{label}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A database for one series of workloads: a SQLite file in a scratch directory, or a
+/// PostgreSQL schema of its own.
+pub struct Database {
+    pub label: &'static str,
+    pub url: String,
+    _dir: Option<TempDir>,
+    pg: Option<ferriam::testing::PgSchema>,
+}
+
+impl Database {
+    pub fn sqlite() -> Result<Self> {
+        let dir = TempDir::new("sqlite")?;
+        let url = format!("sqlite://{}/ferriam.db", dir.0.display());
+        Ok(Self {
+            label: "SQLite",
+            url,
+            _dir: Some(dir),
+            pg: None,
+        })
+    }
+
+    pub async fn postgres() -> Result<Self> {
+        let schema = ferriam::testing::PgSchema::create().await.ok_or_else(|| {
+            anyhow!(
+                "PostgreSQL at {} is unreachable (set FERRIAM_TEST_POSTGRES)",
+                ferriam::testing::postgres_base_url()
+            )
+        })?;
+        Ok(Self {
+            label: "PostgreSQL",
+            url: schema.url.clone(),
+            _dir: None,
+            pg: Some(schema),
+        })
+    }
+
+    /// Drops the PostgreSQL schema (the SQLite directory goes with `Drop`).
+    pub async fn remove(mut self) {
+        if let Some(pg) = self.pg.take() {
+            pg.drop().await;
+        }
+    }
+}
+
+/// Runs one `ferriam` CLI command against `db_url` and returns its JSON output.
+pub async fn cli(bin: &Path, db_url: &str, args: &[&str], stdin: Option<&str>) -> Result<Value> {
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .arg("--database-url")
+        .arg(db_url)
+        .env("FERRIAM_LOG", "warn")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(format!("{input}\n").as_bytes()).await?;
+        drop(pipe);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .map_err(|_| anyhow!("ferriam {} did not finish within 60 s", args.join(" ")))??;
+    if !out.status.success() {
+        bail!(
+            "ferriam {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("ferriam {} printed no JSON", args.join(" ")))
+}
+
+/// A running `ferriam serve`.
+pub struct Ferriam {
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    pub pid: u32,
+    pub issuer: String,
+    /// From spawn to the first answered request.
+    pub ready_after: Duration,
+}
+
+impl Ferriam {
+    /// Spawns `ferriam serve` and waits until it answers a request. Its log goes to `log`.
+    pub async fn start(bin: &Path, db_url: &str, log: &Path) -> Result<Self> {
+        let log_file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("cannot open {}", log.display()))?;
+        let spawned = Instant::now();
+        let mut child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url])
+            .env("FERRIAM_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", bin.display()))?;
+        let pid = child.id().ok_or_else(|| anyhow!("ferriam exited at once"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("no stdout pipe"))?;
+        let mut stdout = BufReader::new(stdout);
+        let mut line = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(60), stdout.read_line(&mut line)).await;
+        let issuer = match read {
+            Ok(Ok(n)) if n > 0 => serde_json::from_str::<Value>(&line)
+                .ok()
+                .and_then(|v| v["issuer"].as_str().map(str::to_owned))
+                .ok_or_else(|| anyhow!("ferriam serve printed {line:?}, not its JSON line"))?,
+            _ => bail!(
+                "ferriam serve did not report ready within 60 s; see {}",
+                log.display()
+            ),
+        };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        let url = format!("{issuer}/.well-known/openid-configuration");
+        let mut answered = false;
+        for _ in 0..2000 {
+            if matches!(http.get(&url).send().await, Ok(r) if r.status().is_success()) {
+                answered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if !answered {
+            bail!("ferriam serve printed its address but does not answer {url}");
+        }
+        Ok(Self {
+            ready_after: spawned.elapsed(),
+            child,
+            _stdout: stdout,
+            pid,
+            issuer,
+        })
+    }
+
+    pub fn tree(&self) -> ProcTree {
+        ProcTree::new(self.pid)
+    }
+
+    /// Stops with SIGTERM (the server finishes requests in flight), or kills after 15 s.
+    pub async fn stop(mut self) -> Result<Duration> {
+        let started = Instant::now();
+        terminate(self.pid);
+        match tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await {
+            Ok(Ok(status)) if status.success() => Ok(started.elapsed()),
+            Ok(Ok(status)) => bail!("ferriam serve exited with {status} after SIGTERM"),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                bail!("ferriam serve did not stop within 15 s of SIGTERM; killed")
+            }
+        }
+    }
+}
+
+/// Sends SIGTERM to `pid`.
+pub fn terminate(pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+    if sent.is_err() {
+        let _ = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
+            .status();
+    }
+}
