@@ -6,3 +6,4 @@ mod harness;
 
 mod authorize_errors;
 mod code_flow;
+mod signin_pages;
