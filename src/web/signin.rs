@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use ferriam_protocol::params::Params;
-use ferriam_protocol::scope::Scope;
+use ferriam_protocol::scope::{Scope, STANDARD_SCOPES};
 use ferriam_protocol::{ErrorCode, OAuthError};
 
 use super::extract::{Form, Query};
