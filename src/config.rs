@@ -40,6 +40,10 @@ pub struct Config {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Consecutive failed sign-ins that lock an account (NIST SP 800-63B §5.2.2: at most 100).
+    pub max_failed_logins: u32,
+    /// How long a locked account stays locked; after it, one attempt per period until a success.
+    pub lockout_seconds: u64,
     /// Seconds between runs of the expired-row purge.
     pub purge_interval: u64,
 }
@@ -63,6 +67,8 @@ impl Default for Config {
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            max_failed_logins: 10,
+            lockout_seconds: 300,
             purge_interval: 60,
         }
     }

@@ -8,6 +8,9 @@ CREATE TABLE users (
     username TEXT NOT NULL UNIQUE,
     password_hash TEXT,
     disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Consecutive failed sign-ins, counted before each password check (race-safe lockout).
+    failed_logins BIGINT NOT NULL DEFAULT 0,
+    locked_until BIGINT,
     profile TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL

@@ -8,6 +8,9 @@ CREATE TABLE users (
     username TEXT NOT NULL UNIQUE,
     password_hash TEXT,
     disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Consecutive failed sign-ins, counted before each password check (race-safe lockout).
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until INTEGER,
     profile TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL

@@ -124,6 +124,40 @@ async fn users(store: &dyn Store) {
     assert!(store.set_user_disabled("u2", true, 9).await.unwrap());
     assert!(store.user_by_sub("u2").await.unwrap().unwrap().disabled);
     assert!(!store.set_user_disabled("nobody", true, 9).await.unwrap());
+    // Lockout: three attempts reserved, then locked until 100, then one attempt per period.
+    for _ in 0..3 {
+        assert!(store.reserve_login_attempt("u1", 3, 100, 10).await.unwrap());
+    }
+    assert!(
+        !store.reserve_login_attempt("u1", 3, 100, 11).await.unwrap(),
+        "locked"
+    );
+    assert!(
+        store
+            .reserve_login_attempt("u1", 3, 200, 100)
+            .await
+            .unwrap(),
+        "lock expired"
+    );
+    assert!(
+        !store
+            .reserve_login_attempt("u1", 3, 300, 150)
+            .await
+            .unwrap(),
+        "locked again at once"
+    );
+    store.clear_login_failures("u1").await.unwrap();
+    assert!(
+        store
+            .reserve_login_attempt("u1", 3, 400, 151)
+            .await
+            .unwrap(),
+        "success clears the lock"
+    );
+    assert!(!store
+        .reserve_login_attempt("nobody", 3, 100, 10)
+        .await
+        .unwrap());
     assert!(store.delete_user("u2").await.unwrap());
     assert!(!store.delete_user("u2").await.unwrap());
 }

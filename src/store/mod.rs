@@ -50,9 +50,21 @@ pub trait UserStore {
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
-    /// Returns false when no such user exists.
+    /// Returns false when no such user exists. Either way the failure count is cleared.
     async fn set_user_disabled(&self, sub: &str, disabled: bool, now: i64) -> StoreResult<bool>;
     async fn set_password_hash(&self, sub: &str, hash: &str, now: i64) -> StoreResult<bool>;
+    /// Reserves one sign-in attempt before the password is checked, atomically, so parallel
+    /// attempts cannot exceed the limit (Keycloak CVE-2024-4629). Reaching `max` consecutive
+    /// failures locks the account until `locked_until`; returns false while it is locked.
+    async fn reserve_login_attempt(
+        &self,
+        sub: &str,
+        max: i64,
+        locked_until: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// A successful sign-in clears the failure count.
+    async fn clear_login_failures(&self, sub: &str) -> StoreResult<()>;
     /// Deletes the user with their sessions, consents and refresh tokens.
     async fn delete_user(&self, sub: &str) -> StoreResult<bool>;
 }

@@ -112,7 +112,9 @@ macro_rules! impl_sql_store {
             }
 
             async fn set_user_disabled(&self, sub: &str, disabled: bool, now: i64) -> StoreResult<bool> {
-                let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE sub = $3")
+                let done = sqlx::query(
+                    "UPDATE users SET disabled = $1, updated_at = $2, failed_logins = 0, locked_until = NULL WHERE sub = $3",
+                )
                     .bind(disabled)
                     .bind(now)
                     .bind(sub)
@@ -136,6 +138,29 @@ macro_rules! impl_sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn reserve_login_attempt(&self, sub: &str, max: i64, locked_until: i64, now: i64) -> StoreResult<bool> {
+                let reserved: Option<i64> = sqlx::query_scalar(
+                    "UPDATE users SET failed_logins = failed_logins + 1, \
+                     locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
+                     WHERE sub = $3 AND (locked_until IS NULL OR locked_until <= $4) RETURNING failed_logins",
+                )
+                .bind(max)
+                .bind(locked_until)
+                .bind(sub)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(reserved.is_some())
+            }
+
+            async fn clear_login_failures(&self, sub: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE sub = $1")
+                    .bind(sub)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn delete_user(&self, sub: &str) -> StoreResult<bool> {

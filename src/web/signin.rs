@@ -119,15 +119,32 @@ async fn try_login(
         .user_by_username(username)
         .await?
         .filter(|u| !u.disabled);
-    // The hash is checked even for unknown users, so timing does not reveal which exist.
-    let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let now = state.now();
+    // Each attempt is reserved before the password is checked; a locked account answers like a
+    // wrong password, so the page reveals neither lockout nor existence (WSO2 CVE-2024-0391).
+    let allowed = match &user {
+        Some(u) => {
+            let max = i64::from(state.config.max_failed_logins.max(1));
+            let until = now + state.config.lockout_seconds as i64;
+            state
+                .store
+                .reserve_login_attempt(&u.sub, max, until, now)
+                .await?
+        }
+        None => false,
+    };
+    // The hash is checked even for unknown or locked users, so timing reveals nothing either.
+    let stored_hash = user
+        .as_ref()
+        .filter(|_| allowed)
+        .and_then(|u| u.password_hash.clone());
     let ok = !password.is_empty()
         && state
             .passwords
             .verify(password.to_owned(), stored_hash)
             .await;
-    let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(client_id = %interaction.request.client_id, "failed sign-in");
+    let Some(user) = user.filter(|_| ok && allowed) else {
+        tracing::info!(client_id = %interaction.request.client_id, locked = !allowed, "failed sign-in");
         let name = client_name(state, &interaction.request.client_id).await?;
         return Ok(login_form(
             state,
@@ -137,11 +154,11 @@ async fn try_login(
             Some("Incorrect username or password."),
         ));
     };
+    state.store.clear_login_failures(&user.sub).await?;
     // A new sign-in always makes a new session with a new id (Keycloak CVE-2023-6787).
     if let Some(old) = crate::web::extract::cookie(headers, SESSION_COOKIE) {
         state.store.delete_session(&opaque::hash(old)).await?;
     }
-    let now = state.now();
     let session_value = opaque::random_token();
     let session = Session {
         sid: opaque::random_token(),
@@ -228,10 +245,15 @@ async fn render_consent(
         .await?
         .map(|u| u.username)
         .unwrap_or_default();
-    let scopes: Vec<String> = Scope::parse(&interaction.request.scope)?
+    let scope = Scope::parse(&interaction.request.scope)?;
+    // Standard scopes first, in their usual order, then the client's own.
+    let mut names: Vec<&str> = STANDARD_SCOPES
         .iter()
-        .map(describe_scope)
+        .copied()
+        .filter(|s| scope.contains(s))
         .collect();
+    names.extend(scope.iter().filter(|s| !STANDARD_SCOPES.contains(s)));
+    let scopes: Vec<String> = names.into_iter().map(describe_scope).collect();
     let redirect_host = url::Url::parse(&interaction.request.redirect_uri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
