@@ -446,6 +446,23 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// Asserts a token-endpoint error ([`Reply::assert_error`]) that is also `no-store`
+    /// (RFC 6749 §5.1) and, for `invalid_client`, carries a `WWW-Authenticate` challenge.
+    #[track_caller]
+    pub fn assert_token_error(&self, status: StatusCode, error: &str) {
+        self.assert_error(status, error);
+        assert_eq!(self.header("cache-control"), "no-store", "{error}");
+        if status == StatusCode::UNAUTHORIZED {
+            assert!(
+                self.header("www-authenticate").starts_with("Basic"),
+                "401 without a Basic challenge: {:?}",
+                self.header("www-authenticate")
+            );
+        }
+    }
+}
+
 impl TestServer {
     /// POSTs a form to the token endpoint, authenticating `client` the way it registered:
     /// Basic when it has a secret, `client_id` in the body when public.

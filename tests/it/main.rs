@@ -6,4 +6,6 @@ mod harness;
 
 mod authorize_errors;
 mod code_flow;
+mod lockout;
 mod signin_pages;
+mod token_errors;
