@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ferriam_protocol::client::SigningAlg;
 use serde_json::{json, Value};
@@ -25,6 +25,8 @@ pub enum KeyError {
     UnknownAlg(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Seal(#[from] super::sealing::SealError),
 }
 
 enum Pair {
@@ -99,13 +101,13 @@ impl SigningKey {
         Ok(key)
     }
 
-    /// Loads a stored key.
+    /// Loads a stored key, decrypting it with `FERRIAM_MASTER_KEY` if it was sealed.
     pub fn from_record(record: &KeyRecord) -> Result<Self, KeyError> {
         let alg = SigningAlg::parse(&record.alg)
             .ok_or_else(|| KeyError::UnknownAlg(record.alg.clone()))?;
-        let der = STANDARD
-            .decode(&record.private_pkcs8)
-            .map_err(|_| KeyError::BadKey(record.kid.clone()))?;
+        let master = super::sealing::master_key_from_env()?;
+        let der = super::sealing::open(&record.private_pkcs8, &record.kid, master.as_ref())?
+            .ok_or_else(|| KeyError::BadKey(record.kid.clone()))?;
         let mut key = Self::from_pkcs8(alg, &der)?;
         key.kid = record.kid.clone();
         Ok(key)
@@ -341,7 +343,11 @@ pub async fn create_key(
     let record = KeyRecord {
         kid: key.kid.clone(),
         alg: alg.as_str().to_owned(),
-        private_pkcs8: STANDARD.encode(pkcs8),
+        private_pkcs8: super::sealing::seal(
+            &pkcs8,
+            &key.kid,
+            super::sealing::master_key_from_env()?.as_ref(),
+        ),
         created_at: now,
         retired_at: None,
     };

@@ -4,3 +4,4 @@
 pub mod jwt;
 pub mod keys;
 pub mod opaque;
+pub mod sealing;

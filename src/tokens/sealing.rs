@@ -1,0 +1,116 @@
+//! Encryption of signing keys at rest: with `FERRIAM_MASTER_KEY` set (32 random bytes,
+//! base64), private keys are stored as AES-256-GCM ciphertexts bound to their `kid`, so a
+//! copy of the database alone cannot sign tokens.
+
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+const PREFIX: &str = "enc:v1:";
+
+/// Why a key could not be sealed or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("FERRIAM_MASTER_KEY must be 32 bytes, base64-encoded")]
+    BadMasterKey,
+    #[error("signing keys are encrypted: set FERRIAM_MASTER_KEY to the key they were sealed with")]
+    MasterKeyNeeded,
+    #[error("a stored signing key could not be decrypted with FERRIAM_MASTER_KEY")]
+    WrongMasterKey,
+}
+
+/// The master key from the environment, if set.
+pub fn master_key_from_env() -> Result<Option<[u8; 32]>, SealError> {
+    match std::env::var("FERRIAM_MASTER_KEY") {
+        Ok(value) if !value.is_empty() => {
+            let bytes = STANDARD
+                .decode(value.trim())
+                .map_err(|_| SealError::BadMasterKey)?;
+            bytes
+                .try_into()
+                .map(Some)
+                .map_err(|_| SealError::BadMasterKey)
+        }
+        _ => Ok(None),
+    }
+}
+
+fn cipher(master: &[u8; 32]) -> LessSafeKey {
+    // A 32-byte key is always valid for AES-256-GCM.
+    LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, master).unwrap_or_else(|_| unreachable!("32-byte AES key")),
+    )
+}
+
+/// The stored form of a private key: sealed under the master key if there is one.
+pub fn seal(pkcs8: &[u8], kid: &str, master: Option<&[u8; 32]>) -> String {
+    let Some(master) = master else {
+        return STANDARD.encode(pkcs8);
+    };
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce)
+        .unwrap_or_else(|_| panic!("the system random number generator failed"));
+    let mut data = pkcs8.to_vec();
+    cipher(master)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(kid.as_bytes()),
+            &mut data,
+        )
+        .unwrap_or_else(|_| unreachable!("sealing into a Vec cannot fail"));
+    let mut out = nonce.to_vec();
+    out.extend(data);
+    format!("{PREFIX}{}", STANDARD.encode(out))
+}
+
+/// The PKCS#8 bytes of a stored private key, or `None` for undecodable base64.
+pub fn open(
+    stored: &str,
+    kid: &str,
+    master: Option<&[u8; 32]>,
+) -> Result<Option<Vec<u8>>, SealError> {
+    let Some(sealed) = stored.strip_prefix(PREFIX) else {
+        return Ok(STANDARD.decode(stored).ok());
+    };
+    let master = master.ok_or(SealError::MasterKeyNeeded)?;
+    let Some(raw) = STANDARD.decode(sealed).ok().filter(|r| r.len() > NONCE_LEN) else {
+        return Ok(None);
+    };
+    let (nonce, body) = raw.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::WrongMasterKey)?;
+    let mut body = body.to_vec();
+    let plain = cipher(master)
+        .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut body)
+        .map_err(|_| SealError::WrongMasterKey)?;
+    Ok(Some(plain.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_binding() {
+        let master = [7u8; 32];
+        let sealed = seal(b"private", "kid1", Some(&master));
+        assert!(sealed.starts_with(PREFIX));
+        assert_eq!(
+            open(&sealed, "kid1", Some(&master)).unwrap().unwrap(),
+            b"private"
+        );
+        assert!(matches!(
+            open(&sealed, "kid2", Some(&master)),
+            Err(SealError::WrongMasterKey)
+        ));
+        assert!(matches!(
+            open(&sealed, "kid1", Some(&[8u8; 32])),
+            Err(SealError::WrongMasterKey)
+        ));
+        assert!(matches!(
+            open(&sealed, "kid1", None),
+            Err(SealError::MasterKeyNeeded)
+        ));
+        let plain = seal(b"private", "kid1", None);
+        assert_eq!(open(&plain, "kid1", None).unwrap().unwrap(), b"private");
+    }
+}
