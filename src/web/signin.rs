@@ -21,6 +21,33 @@ fn bad_form(state: &AppState, e: OAuthError) -> Response {
         .error(StatusCode::BAD_REQUEST, e.code.as_str(), &e.description)
 }
 
+/// The interaction a page shows, from the `interaction` query parameter.
+async fn shown(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: Result<Params, OAuthError>,
+) -> Result<(String, Interaction), Response> {
+    let params = params.map_err(|e| bad_form(state, e))?;
+    signin::load_interaction(state, headers, params.get("interaction"), None).await
+}
+
+/// The interaction a form submits, with its CSRF token checked.
+async fn submitted(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: Result<Params, OAuthError>,
+) -> Result<(Params, String, Interaction), Response> {
+    let params = params.map_err(|e| bad_form(state, e))?;
+    let (id, interaction) = signin::load_interaction(
+        state,
+        headers,
+        params.get("interaction"),
+        Some(params.get("csrf")),
+    )
+    .await?;
+    Ok((params, id, interaction))
+}
+
 async fn client_name(state: &AppState, client_id: &str) -> Result<String, AppError> {
     Ok(state
         .store
@@ -61,15 +88,10 @@ pub async fn login_page(
     headers: HeaderMap,
     Query(params): Query,
 ) -> Response {
-    let params = match params {
-        Ok(p) => p,
-        Err(e) => return bad_form(&state, e),
+    let (id, interaction) = match shown(&state, &headers, params).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let (id, interaction) =
-        match signin::load_interaction(&state, &headers, params.get("interaction"), None).await {
-            Ok(found) => found,
-            Err(page) => return page,
-        };
     match client_name(&state, &interaction.request.client_id).await {
         Ok(name) => {
             let hint = interaction.request.login_hint.clone().unwrap_or_default();
@@ -84,18 +106,7 @@ pub async fn login_submit(
     headers: HeaderMap,
     Form(params): Form,
 ) -> Response {
-    let params = match params {
-        Ok(p) => p,
-        Err(e) => return bad_form(&state, e),
-    };
-    let (id, interaction) = match signin::load_interaction(
-        &state,
-        &headers,
-        params.get("interaction"),
-        Some(params.get("csrf")),
-    )
-    .await
-    {
+    let (params, id, interaction) = match submitted(&state, &headers, params).await {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -214,15 +225,10 @@ pub async fn consent_page(
     headers: HeaderMap,
     Query(params): Query,
 ) -> Response {
-    let params = match params {
-        Ok(p) => p,
-        Err(e) => return bad_form(&state, e),
+    let (id, interaction) = match shown(&state, &headers, params).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let (id, interaction) =
-        match signin::load_interaction(&state, &headers, params.get("interaction"), None).await {
-            Ok(found) => found,
-            Err(page) => return page,
-        };
     match render_consent(&state, &id, &interaction).await {
         Ok(page) => page,
         Err(e) => signin::internal_error(&state, e),
@@ -278,18 +284,7 @@ pub async fn consent_submit(
     headers: HeaderMap,
     Form(params): Form,
 ) -> Response {
-    let params = match params {
-        Ok(p) => p,
-        Err(e) => return bad_form(&state, e),
-    };
-    let (id, interaction) = match signin::load_interaction(
-        &state,
-        &headers,
-        params.get("interaction"),
-        Some(params.get("csrf")),
-    )
-    .await
-    {
+    let (params, id, interaction) = match submitted(&state, &headers, params).await {
         Ok(found) => found,
         Err(page) => return page,
     };
