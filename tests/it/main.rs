@@ -7,5 +7,6 @@ mod harness;
 mod authorize_errors;
 mod code_flow;
 mod lockout;
+mod refresh;
 mod signin_pages;
 mod token_errors;
