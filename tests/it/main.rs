@@ -10,3 +10,4 @@ mod lockout;
 mod refresh;
 mod signin_pages;
 mod token_errors;
+mod userinfo;
