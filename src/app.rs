@@ -10,6 +10,7 @@ use axum::Router;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::cpu_pool::CpuPool;
 use crate::pages::{Pages, STYLESHEET};
 use crate::password::PasswordHasher;
 use crate::store::Store;
@@ -28,6 +29,8 @@ pub struct AppState {
     /// HMAC key from which a rotated refresh token's successor is derived.
     pub refresh_key: Arc<[u8]>,
     pub clock: Arc<dyn Clock>,
+    /// Where tokens are signed, off the async runtime.
+    pub signer: CpuPool,
 }
 
 impl AppState {

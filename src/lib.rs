@@ -13,6 +13,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod cpu_pool;
 pub mod error;
 pub mod grants;
 pub mod pages;
@@ -127,6 +128,7 @@ impl Server {
             passwords,
             refresh_key: refresh_key.into(),
             clock: clock.clone(),
+            signer: cpu_pool::CpuPool::per_core(),
             config: Arc::new(config),
         };
         let background = vec![spawn_key_watch(state.clone()), spawn_purge(state.clone())];

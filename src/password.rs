@@ -6,13 +6,15 @@ use std::sync::Arc;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
+
+use crate::cpu_pool::CpuPool;
 
 /// Hashes and verifies passwords off the async runtime.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
-    permits: Arc<Semaphore>,
+    pool: CpuPool,
     /// A hash of a random password, verified when the user does not exist so that sign-in
     /// takes as long for unknown users as for known ones (no user enumeration by timing).
     /// Made on first need, so that starting the server costs no hash.
@@ -31,12 +33,9 @@ impl PasswordHasher {
     pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self, HashError> {
         let params = Params::new(memory_kib, iterations, parallelism, None)
             .map_err(|e| HashError::Params(e.to_string()))?;
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(cores)),
+            pool: CpuPool::per_core(),
             dummy_hash: Arc::new(OnceCell::new()),
         })
     }
@@ -80,14 +79,7 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError::Failed)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| HashError::Failed)
+        self.pool.run(work).await.map_err(|_| HashError::Failed)
     }
 }
 

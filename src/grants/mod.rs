@@ -86,19 +86,21 @@ pub async fn mint(state: &AppState, m: Mint<'_>) -> Result<TokenResponse, AppErr
             c
         },
     });
-    let (access_token, id_token) = tokio::task::spawn_blocking(move || -> Result<_, KeyError> {
-        let access_token = jwt::sign(&at_key, ACCESS_TOKEN_TYP, &access_claims)?;
-        let id_token = match (id_key, id_claims) {
-            (Some(key), Some(mut claims)) => {
-                claims.at_hash = Some(half_hash(key.alg, &access_token));
-                Some(jwt::sign(&key, ID_TOKEN_TYP, &claims)?)
-            }
-            _ => None,
-        };
-        Ok((access_token, id_token))
-    })
-    .await
-    .map_err(|_| KeyError::Crypto)??;
+    let (access_token, id_token) = state
+        .signer
+        .run(move || -> Result<_, KeyError> {
+            let access_token = jwt::sign(&at_key, ACCESS_TOKEN_TYP, &access_claims)?;
+            let id_token = match (id_key, id_claims) {
+                (Some(key), Some(mut claims)) => {
+                    claims.at_hash = Some(half_hash(key.alg, &access_token));
+                    Some(jwt::sign(&key, ID_TOKEN_TYP, &claims)?)
+                }
+                _ => None,
+            };
+            Ok((access_token, id_token))
+        })
+        .await
+        .map_err(|_| KeyError::Crypto)??;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -70,12 +70,13 @@ async fn try_begin(
 ) -> Result<Response, AppError> {
     let now = state.now();
     let signed_in = current_session(state, headers).await?;
-    // OpenID Connect Core §3.1.2.1: prompt=login and an exceeded max_age force a new sign-in.
+    // OpenID Connect Core §3.1.2.1: prompt=login and an exceeded max_age force a new sign-in;
+    // "max_age=0 is equivalent to prompt=login", even for a session a second old.
     let usable = signed_in.filter(|s| {
         !request.prompt.login
             && request
                 .max_age
-                .is_none_or(|max| now - s.session.auth_time <= max)
+                .is_none_or(|max| max > 0 && now - s.session.auth_time <= max)
     });
     if let Some(s) = &usable {
         let needs_consent = needs_consent(state, &request, &s.user.sub).await?;

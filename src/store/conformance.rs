@@ -306,9 +306,33 @@ async fn refresh_tokens(store: &dyn Store) {
         .unwrap()
         .rotated_at
         .is_none());
-    assert!(!store.is_grant_revoked("g1").await.unwrap());
+    assert_eq!(
+        store
+            .active_subject("u1", Some("g1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .sub,
+        "u1"
+    );
     store.revoke_grant("g1", 5000).await.unwrap();
-    assert!(store.is_grant_revoked("g1").await.unwrap());
+    assert!(
+        store
+            .active_subject("u1", Some("g1"))
+            .await
+            .unwrap()
+            .is_none(),
+        "revoked grant"
+    );
+    assert!(
+        store.active_subject("u1", None).await.unwrap().is_some(),
+        "tokens without a grant"
+    );
+    assert!(store
+        .active_subject("nobody", None)
+        .await
+        .unwrap()
+        .is_none());
     assert!(store.refresh("r2").await.unwrap().unwrap().revoked);
     assert!(
         !store

@@ -137,7 +137,9 @@ pub trait GrantStore {
     ) -> StoreResult<bool>;
     /// Revokes a grant: its refresh tokens stop working and its access tokens are refused.
     async fn revoke_grant(&self, grant_id: &str, until: i64) -> StoreResult<()>;
-    async fn is_grant_revoked(&self, grant_id: &str) -> StoreResult<bool>;
+    /// The user a token speaks for, in one round trip: only if the user exists, is enabled,
+    /// and the token's grant (if any) has not been revoked.
+    async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>>;
 }
 
 #[async_trait]

@@ -505,12 +505,17 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
-            async fn is_grant_revoked(&self, grant_id: &str) -> StoreResult<bool> {
-                let found: Option<i64> = sqlx::query_scalar("SELECT expires_at FROM revoked_grants WHERE grant_id = $1")
-                    .bind(grant_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(found.is_some())
+            async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>> {
+                sqlx::query(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE sub = $1 AND disabled = FALSE \
+                     AND NOT EXISTS (SELECT 1 FROM revoked_grants WHERE grant_id = $2)"
+                ))
+                .bind(sub)
+                .bind(grant_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| user_from_row(&r))
+                .transpose()
             }
         }
 

@@ -69,14 +69,12 @@ async fn respond(
             OAuthError::new(ErrorCode::InsufficientScope, "the openid scope is required").into(),
         );
     }
-    if let Some(grant_id) = &claims.grant_id {
-        if state.store.is_grant_revoked(grant_id).await? {
-            return Err(invalid("grant revoked").into());
-        }
-    }
-    let user = match state.store.user_by_sub(&claims.sub).await? {
-        Some(u) if !u.disabled => u,
-        _ => return Err(invalid("user gone or disabled").into()),
+    let Some(user) = state
+        .store
+        .active_subject(&claims.sub, claims.grant_id.as_deref())
+        .await?
+    else {
+        return Err(invalid("user gone or disabled, or grant revoked").into());
     };
     Ok(Json(user.claims().for_scope(&scope)).into_response())
 }
