@@ -6,6 +6,7 @@ mod harness;
 
 mod authorize_errors;
 mod code_flow;
+mod discovery;
 mod lockout;
 mod refresh;
 mod signin_pages;
