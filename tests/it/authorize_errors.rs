@@ -175,6 +175,9 @@ async fn missing_redirect_uri() {
     server.stop().await;
 }
 
+/// One refused request: what it shows, its parameters, the expected `error`.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_after_the_redirect_uri_is_validated_are_redirected() {
     let (server, client) = setup().await;
@@ -191,7 +194,7 @@ async fn errors_after_the_redirect_uri_is_validated_are_redirected() {
         })
         .await;
     let challenge = challenge();
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "missing response_type",
             with(&client.id, "response_type", None),
@@ -582,7 +585,6 @@ async fn max_age() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server bug: max_age=0 reuses a session signed in during the same second (elapsed 0 <= 0)"]
 async fn max_age_zero_forces_the_login_page() {
     // OpenID Connect Core §3.1.2.1: "max_age=0 is equivalent to prompt=login".
     let (server, client) = setup().await;
@@ -599,6 +601,13 @@ async fn max_age_zero_forces_the_login_page() {
         "max_age=0 right after signing in went to {}",
         location(&response)
     );
+    // Signing in again completes the request: no loop back to the login page.
+    let page = browser.follow(&server.issuer, response).await;
+    let after = browser
+        .submit_login(&server.issuer, page, "ada", PASSWORD)
+        .await;
+    let back = redirect(&after);
+    assert!(back.get("code").is_some(), "{}", back.location);
     server.stop().await;
 }
 
@@ -736,5 +745,35 @@ async fn consent_deny_redirects_with_access_denied() {
         "after a denial went to {}",
         location(&response)
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cors_on_the_authorization_endpoint() {
+    // RFC 9700 §2.6: the authorization endpoint must not offer CORS.
+    let (server, client) = setup().await;
+    let http = http();
+    for response in [
+        http.get(url_with(&server.issuer, "/authorize", &good(&client.id)))
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .expect("get"),
+        http.request(reqwest::Method::OPTIONS, server.url("/authorize"))
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .expect("preflight"),
+    ] {
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "CORS allowed: {:?}",
+            response.headers()
+        );
+    }
     server.stop().await;
 }

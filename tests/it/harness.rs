@@ -145,13 +145,15 @@ impl TestServer {
     }
 }
 
-/// Runs a test body against SQLite and then PostgreSQL.
+/// Runs a test body against SQLite and then PostgreSQL; attributes written before the name
+/// (such as `#[ignore = "..."]`) apply to both tests.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($name:ident, $body:expr) => {
+    ($(#[$attr:meta])* $name:ident, $body:expr) => {
         mod $name {
             use super::*;
 
+            $(#[$attr])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 if let Some(server) = TestServer::start(Db::Sqlite).await {
@@ -160,6 +162,7 @@ macro_rules! on_both_databases {
                 }
             }
 
+            $(#[$attr])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(server) = TestServer::start(Db::Postgres).await {
