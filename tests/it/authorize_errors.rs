@@ -2,6 +2,7 @@
 //! redirect), errors redirected with `error`, `state` and `iss` once the redirect URI is known,
 //! malformed query strings, response modes, and the `prompt` / `max_age` rules.
 
+use ferriam::clock::Clock;
 use reqwest::StatusCode;
 
 use crate::harness::*;
@@ -775,5 +776,75 @@ async fn no_cors_on_the_authorization_endpoint() {
             response.headers()
         );
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_or_disabled_session_is_not_used() {
+    let (server, client) = setup().await;
+    let browser = signed_in_browser(&server, &client).await;
+    let none = url_with(
+        &server.issuer,
+        "/authorize",
+        &[good(&client.id), vec![("prompt", "none")]].concat(),
+    );
+    assert!(redirect(&browser.get(&none).await).get("code").is_some());
+    // The user is disabled: the session no longer counts.
+    let user = server
+        .store
+        .user_by_username("ada")
+        .await
+        .expect("store")
+        .expect("ada");
+    server
+        .store
+        .set_user_disabled(&user.sub, true, server.clock.now())
+        .await
+        .expect("disabled");
+    assert_redirect_error(&server, &browser.get(&none).await, "login_required");
+    server
+        .store
+        .set_user_disabled(&user.sub, false, server.clock.now())
+        .await
+        .expect("enabled");
+    // Disabling ended the session: enabling the user again does not bring it back.
+    assert_redirect_error(&server, &browser.get(&none).await, "login_required");
+    // A session that has outlived its 24 hours does not count either.
+    let browser = signed_in_browser(&server, &client).await;
+    assert!(redirect(&browser.get(&none).await).get("code").is_some());
+    server.clock.advance(24 * 3600 + 1);
+    assert_redirect_error(&server, &browser.get(&none).await, "login_required");
+    let response = browser
+        .get(&url_with(&server.issuer, "/authorize", &good(&client.id)))
+        .await;
+    assert!(
+        location(&response).starts_with("/signin/login?interaction="),
+        "went to {}",
+        location(&response)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_mode_form_post_delivers_errors_in_a_form() {
+    let (server, client) = setup().await;
+    let url = url_with(
+        &server.issuer,
+        "/authorize",
+        &[
+            good(&client.id),
+            vec![("response_mode", "form_post"), ("prompt", "none")],
+        ]
+        .concat(),
+    );
+    let p = Page::read(Browser::new().get(&url).await).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert_eq!(p.header("location"), "");
+    let fields = form_fields(&p.body);
+    let get = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    assert_eq!(get("error"), Some("login_required"));
+    assert_eq!(get("state"), Some(STATE));
+    assert_eq!(get("iss"), Some(server.issuer.as_str()));
+    assert_eq!(get("code"), None);
     server.stop().await;
 }

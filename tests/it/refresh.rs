@@ -289,6 +289,28 @@ async fn a_refresh_token_expires() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_family_ends_at_its_absolute_lifetime() {
+    let server = TestServer::start_with(Db::Sqlite, |c| {
+        c.refresh_token_ttl = 200;
+        c.refresh_token_absolute_ttl = 300;
+    })
+    .await
+    .expect("server");
+    let (client, first) = start_family(&server).await;
+    server.clock.advance(150);
+    let second = refresh_ok(&server, &client, &first.str("refresh_token")).await;
+    server.clock.advance(140);
+    let third = refresh_ok(&server, &client, &second.str("refresh_token")).await;
+    // 301 s after the sign-in: within the sliding lifetime, past the absolute one.
+    server.clock.advance(11);
+    server
+        .refresh(&client, &third.str("refresh_token"))
+        .await
+        .assert_token_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_refresh_requests() {
     let server = TestServer::start(Db::Sqlite).await.expect("server");
     let (client, _) = start_family(&server).await;

@@ -365,6 +365,10 @@ async fn code_errors_are_invalid_grant() {
     let ok = exchange_with(&server, &client, &code, Some(REDIRECT_URI), Some(VERIFIER)).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
     assert_eq!(ok.header("cache-control"), "no-store");
+    // RFC 6749 §5.1: a JSON object with the token type and lifetime.
+    assert!(ok.header("content-type").starts_with("application/json"));
+    assert_eq!(ok.str("token_type"), "Bearer");
+    assert_eq!(ok.body["expires_in"], 600);
 
     server
         .token(&client, &[("grant_type", "authorization_code")])
@@ -375,7 +379,19 @@ async fn code_errors_are_invalid_grant() {
         .assert_token_error(StatusCode::BAD_REQUEST, "invalid_grant");
 
     let other_verifier = format!("{VERIFIER}x");
-    let cases: [(&str, Option<&str>, Option<&str>); 4] = [
+    let too_long = "a".repeat(129);
+    let cases: [(&str, Option<&str>, Option<&str>); 7] = [
+        ("code_verifier too short", Some(REDIRECT_URI), Some("short")),
+        (
+            "code_verifier too long",
+            Some(REDIRECT_URI),
+            Some(&too_long),
+        ),
+        (
+            "code_verifier with a forbidden character",
+            Some(REDIRECT_URI),
+            Some("dBjftJeZ4CVP+mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ),
         (
             "redirect_uri mismatch",
             Some("https://app.example/other"),
@@ -717,5 +733,48 @@ async fn client_credentials_errors() {
         .token(&public, &[("grant_type", "client_credentials")])
         .await
         .assert_token_error(StatusCode::BAD_REQUEST, "unauthorized_client");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_credentials_are_form_urlencoded() {
+    // RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined with ':'.
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    let secret = "s:e c+r%t";
+    let client = ferriam_protocol::client::Client {
+        client_id: "my app:1".into(),
+        name: "Encoded".into(),
+        client_type: ClientType::Confidential,
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec!["client_credentials".into()],
+        response_types: vec![],
+        scopes: vec!["api:read".into()],
+        token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+        allow_plain_pkce: false,
+        access_token_alg: ferriam_protocol::client::SigningAlg::RS256,
+        access_token_ttl: None,
+        refresh_token_ttl: None,
+    };
+    server
+        .store
+        .create_client(&client, Some(&ferriam::tokens::opaque::hash(secret)), 1)
+        .await
+        .expect("client stored");
+    let form = [("grant_type", "client_credentials")];
+    let encoded = basic("my+app%3A1", "s%3Ae+c%2Br%25t");
+    let ok = raw(&server, |r| r.header("authorization", encoded).form(&form)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    // The scheme name is case-insensitive.
+    let lower = basic("my+app%3A1", "s%3Ae+c%2Br%25t").replacen("Basic", "basic", 1);
+    let ok = raw(&server, |r| r.header("authorization", lower).form(&form)).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    // The raw values are not the same credentials.
+    raw(&server, |r| {
+        r.header("authorization", basic("my app:1", secret))
+            .form(&form)
+    })
+    .await
+    .assert_token_error(StatusCode::UNAUTHORIZED, "invalid_client");
     server.stop().await;
 }
