@@ -91,7 +91,12 @@ impl ProcTree {
 
     /// CPU seconds (user + system) used so far by the tree's living processes.
     pub fn cpu_seconds(&self) -> f64 {
-        let ticks: u64 = self.pids().into_iter().filter_map(stat).map(|s| s.ticks).sum();
+        let ticks: u64 = self
+            .pids()
+            .into_iter()
+            .filter_map(stat)
+            .map(|s| s.ticks)
+            .sum();
         ticks as f64 / clock_ticks()
     }
 

@@ -167,7 +167,9 @@ impl Ferriam {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start {}", bin.display()))?;
-        let pid = child.id().ok_or_else(|| anyhow!("ferriam exited at once"))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| anyhow!("ferriam exited at once"))?;
         let stdout = child
             .stdout
             .take()

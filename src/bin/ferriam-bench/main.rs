@@ -1,0 +1,394 @@
+//! `ferriam-bench`: Ferriam's throughput, latency, CPU and memory, measured against the
+//! machine's limits and (with `--peer`) node-oidc-provider, in one run on 127.0.0.1.
+//!
+//! `cargo run --release --bin ferriam-bench -- [--duration SECS] [--concurrency 16,64]
+//! [--postgres] [--peer] [--quick]`
+//!
+//! Modules: [`options`] (command line), [`server`] (the `ferriam` binary and databases),
+//! [`seed`] (CLI seeding, codes through the real sign-in), [`http`] (browser and token
+//! helpers), [`driver`] (the load generator), [`workloads`] (the workload table), [`limits`]
+//! (signatures and hashes per second), [`procfs`] (CPU and RSS), [`peer`]
+//! (node-oidc-provider), [`report`] (markdown and summary).
+
+mod driver;
+mod http;
+mod limits;
+mod options;
+mod peer;
+mod procfs;
+mod report;
+mod seed;
+mod server;
+mod workloads;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::limits::{LimitKind, Limits};
+use crate::options::Options;
+use crate::procfs::{Usage, UsageMeter};
+use crate::report::{Comparison, Report, Row, ServerFigures};
+use crate::server::{Database, Ferriam};
+use crate::workloads::{ClientCredentials, Plan, Workload};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = Options::parse();
+    match run(options).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ferriam-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// target/bench, next to the build directory the binaries are in.
+fn default_out_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("cannot find the target directory")?;
+    Ok(target.join("bench"))
+}
+
+async fn run(options: Options) -> Result<ExitCode> {
+    let bin = server::ferriam_binary()?;
+    let out_dir = match &options.out_dir {
+        Some(d) => d.clone(),
+        None => default_out_dir()?,
+    };
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let command = format!(
+        "cargo run --release --bin ferriam-bench --{}",
+        std::env::args()
+            .skip(1)
+            .map(|a| format!(" {a}"))
+            .collect::<String>()
+    );
+    eprintln!("==> measuring the limits ({} threads)", limits::cores());
+    let limits_start = limits::measure(options.limit_duration()).await?;
+    let mut report = Report {
+        command,
+        machine: report::machine(),
+        duration_s: options.workload_duration().as_secs(),
+        limits_start: limits_start.clone(),
+        limits_end: None,
+        rows: Vec::new(),
+        servers: Vec::new(),
+        peer: None,
+        peer_idle_kb: None,
+        comparisons: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut databases = vec![Database::sqlite()?];
+    if options.postgres {
+        databases.push(Database::postgres().await?);
+    }
+    let mut failure = None;
+    for (i, db) in databases.into_iter().enumerate() {
+        if failure.is_none() {
+            let with_peer = options.peer && i == 0;
+            if let Err(e) = run_database(
+                &options,
+                &bin,
+                &db,
+                &limits_start,
+                &out_dir,
+                with_peer,
+                &mut report,
+            )
+            .await
+            {
+                failure = Some(e.context(format!("on {}", db.label)));
+            }
+        }
+        db.remove().await;
+    }
+    if let Some(e) = failure {
+        // Keep what was measured before the failure.
+        let _ = std::fs::write(out_dir.join("report.md"), report.markdown());
+        return Err(e);
+    }
+    eprintln!("==> measuring the limits again");
+    report.limits_end = Some(limits::measure(options.limit_duration()).await?);
+    if !options.peer {
+        report
+            .notes
+            .push("Run with --peer for the node-oidc-provider comparison.".into());
+    }
+    let path = out_dir.join("report.md");
+    std::fs::write(&path, report.markdown())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}", report.summary());
+    println!("report: {}", path.display());
+    let errors = report.total_errors();
+    if errors > 0 {
+        eprintln!("ferriam-bench: {errors} errors across the workloads (see the report)");
+        if options.quick {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prepares and drives one workload at one concurrency, measuring the server meanwhile.
+async fn measure(
+    workload: &dyn Workload,
+    server_label: &str,
+    tree: procfs::ProcTree,
+    concurrency: usize,
+    duration: Duration,
+    limits: &Limits,
+    limit_duration: Duration,
+) -> Row {
+    let limit_rate = workload
+        .limit()
+        .map(|(kind, units)| limits.get(kind) / units)
+        .unwrap_or(0.0);
+    let plan = Plan {
+        concurrency,
+        duration,
+        limit_rate,
+    };
+    eprintln!(
+        "  {} · {} · concurrency {concurrency}",
+        server_label,
+        workload.name()
+    );
+    let mut row = Row {
+        server: server_label.to_owned(),
+        workload: workload.name().to_owned(),
+        concurrency,
+        sample: driver::Sample::default(),
+        usage: Usage::default(),
+        limit: workload.limit(),
+        adjacent_limit: None,
+    };
+    let steps = match workload.prepare(&plan).await {
+        Ok(steps) => steps,
+        Err(e) => {
+            row.sample.errors = 1;
+            row.sample.error_messages = vec![format!("preparation failed: {e:#}")];
+            return row;
+        }
+    };
+    if let Some((kind, _)) = workload.limit() {
+        row.adjacent_limit = limits::measure_one(kind, limit_duration).await.ok();
+    }
+    let meter = UsageMeter::start(tree);
+    match driver::drive(steps, duration).await {
+        Ok(sample) => row.sample = sample,
+        Err(e) => {
+            row.sample.errors = 1;
+            row.sample.error_messages = vec![format!("driver failed: {e:#}")];
+        }
+    }
+    row.usage = meter.finish().await;
+    row
+}
+
+async fn run_database(
+    options: &Options,
+    bin: &Path,
+    db: &Database,
+    limits: &Limits,
+    out_dir: &Path,
+    with_peer: bool,
+    report: &mut Report,
+) -> Result<()> {
+    let label = format!("Ferriam ({})", db.label);
+    let log = out_dir.join(format!("ferriam-{}.log", db.label.to_lowercase()));
+    let _ = std::fs::remove_file(&log);
+    eprintln!("==> {label}: start on a new database");
+    let first = Ferriam::start(bin, &db.url, &log).await?;
+    let mut figures = ServerFigures {
+        label: label.clone(),
+        start_new_ms: first.ready_after.as_secs_f64() * 1000.0,
+        ..ServerFigures::default()
+    };
+    first.stop().await?;
+    eprintln!("==> {label}: seeding users, clients and keys through the CLI");
+    let seed = seed::seed(bin, &db.url).await?;
+    let server = Ferriam::start(bin, &db.url, &log).await?;
+    figures.start_existing_ms = server.ready_after.as_secs_f64() * 1000.0;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    figures.idle_rss_kb = server.tree().rss_kb();
+    eprintln!("==> {label}: first sign-in of every user, warm-up");
+    let codes = seed::CodeFactory::new(&server.issuer, &seed).await?;
+    let workloads = workloads::ferriam_workloads(&server.issuer, &seed, &codes);
+    warm_up(&workloads, options.warmup()).await;
+    let duration = options.workload_duration();
+    for workload in workloads.iter().filter(|w| options.selected(w.name())) {
+        for &c in &options.concurrencies() {
+            let row = measure(
+                workload.as_ref(),
+                &label,
+                server.tree(),
+                c,
+                duration,
+                limits,
+                options.limit_duration(),
+            )
+            .await;
+            figures.peak_rss_kb = figures.peak_rss_kb.max(row.usage.peak_rss_kb);
+            report.rows.push(row);
+        }
+    }
+    if with_peer {
+        if let Err(e) = run_peer(options, &server, &seed, limits, out_dir, report).await {
+            report
+                .notes
+                .push(format!("The peer comparison failed: {e:#}"));
+            eprintln!("ferriam-bench: peer comparison failed: {e:#}");
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    figures.idle_after_kb = server.tree().rss_kb();
+    figures.stop_ms = server.stop().await?.as_secs_f64() * 1000.0;
+    report.servers.push(figures);
+    Ok(())
+}
+
+/// Warms the server up on the cheap workloads (connections, allocator, caches); errors here
+/// show up again in the measured runs.
+async fn warm_up(workloads: &[Box<dyn Workload>], duration: Duration) {
+    let plan = Plan {
+        concurrency: 8,
+        duration,
+        limit_rate: 0.0,
+    };
+    for w in workloads
+        .iter()
+        .filter(|w| w.name().starts_with("client_credentials") || w.name() == "discovery")
+    {
+        if let Ok(steps) = w.prepare(&plan).await {
+            let _ = driver::drive(steps, duration / 2).await;
+        }
+    }
+}
+
+/// client_credentials RS256 and ES256 against node-oidc-provider, each right after the same
+/// workload against Ferriam.
+async fn run_peer(
+    options: &Options,
+    server: &Ferriam,
+    seed: &seed::Seed,
+    limits: &Limits,
+    out_dir: &Path,
+    report: &mut Report,
+) -> Result<()> {
+    let dir = peer::peer_dir(out_dir);
+    peer::install(&dir).await?;
+    let workers = limits::cores();
+    eprintln!("==> node-oidc-provider with {workers} workers");
+    let peer = peer::Peer::start(&dir, workers, &out_dir.join("peer.log")).await?;
+    let peer_label = format!("node-oidc-provider {}", peer.version);
+    report.peer = Some(format!(
+        "{peer_label} (node {}, {} cluster workers, JWT access tokens for a resource indicator)",
+        node_version().await,
+        peer.workers
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    report.peer_idle_kb = Some(peer.tree().rss_kb());
+    let duration = options.workload_duration();
+    let ferriam_label = "Ferriam (paired)".to_owned();
+    let result = async {
+        for (alg, kind) in [("RS256", LimitKind::Rs256), ("ES256", LimitKind::Es256)] {
+            let name = format!("client_credentials {alg}");
+            let ferriam_client = seed.cc_client(alg);
+            let ours = ClientCredentials {
+                name: name.clone(),
+                token_url: format!("{}/token", server.issuer),
+                authorization: http::basic(&ferriam_client.id, &ferriam_client.secret),
+                limit: Some((kind, 1.0)),
+            };
+            let peer_client = peer
+                .clients
+                .iter()
+                .find(|(a, _)| a == alg)
+                .map(|(_, c)| c.clone())
+                .context("peer client missing")?;
+            let theirs = ClientCredentials {
+                name: name.clone(),
+                token_url: peer.token_url(),
+                authorization: http::basic(&peer_client.id, &peer_client.secret),
+                limit: Some((kind, 1.0)),
+            };
+            // The peer warms up too (V8 compiles its hot paths first).
+            if let Ok(steps) = theirs
+                .prepare(&Plan {
+                    concurrency: 8,
+                    duration,
+                    limit_rate: 0.0,
+                })
+                .await
+            {
+                let _ = driver::drive(steps, options.warmup()).await;
+            }
+            for &c in &options.concurrencies() {
+                let a = measure(
+                    &ours,
+                    &ferriam_label,
+                    server.tree(),
+                    c,
+                    duration,
+                    limits,
+                    options.limit_duration(),
+                )
+                .await;
+                let b = measure(
+                    &theirs,
+                    &peer_label,
+                    peer.tree(),
+                    c,
+                    duration,
+                    limits,
+                    options.limit_duration(),
+                )
+                .await;
+                report.comparisons.push(Comparison {
+                    workload: name.clone(),
+                    concurrency: c,
+                    ferriam: (
+                        a.sample.rate(),
+                        a.sample.percentile_ms(99.0),
+                        a.usage.peak_rss_kb,
+                    ),
+                    peer: (
+                        b.sample.rate(),
+                        b.sample.percentile_ms(99.0),
+                        b.usage.peak_rss_kb,
+                    ),
+                });
+                report.rows.push(a);
+                report.rows.push(b);
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    report.notes.push(
+        "The peer's userinfo workload is not run: node-oidc-provider keeps its opaque userinfo access tokens in its adapter, which is per process with the default in-memory adapter, so a multi-worker cluster would need a shared store (Redis) for it.".into(),
+    );
+    let stopped = peer.stop().await;
+    result?;
+    stopped
+}
+
+async fn node_version() -> String {
+    tokio::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .await
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| "?".into())
+}

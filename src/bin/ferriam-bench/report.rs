@@ -1,0 +1,403 @@
+//! The report: a markdown file (target/bench/report.md) with the workload table, the limits,
+//! start and memory figures, the peer comparison and the goals of the benchmark issue, and a
+//! short summary for the terminal.
+
+use std::fmt::Write as _;
+
+use crate::driver::Sample;
+use crate::limits::{LimitKind, Limits};
+use crate::procfs::Usage;
+
+/// One measured run of one workload at one concurrency.
+pub struct Row {
+    pub server: String,
+    pub workload: String,
+    pub concurrency: usize,
+    pub sample: Sample,
+    pub usage: Usage,
+    pub limit: Option<(LimitKind, f64)>,
+    /// The limit (operations/s of its kind) measured right before this run.
+    pub adjacent_limit: Option<f64>,
+}
+
+impl Row {
+    /// The throughput as a fraction of what the limit allows for this workload: the limit
+    /// measured right before the run, or else the run's average.
+    pub fn fraction(&self, limits: &Limits) -> Option<f64> {
+        let (kind, units) = self.limit?;
+        let allowed = self.adjacent_limit.unwrap_or_else(|| limits.get(kind)) / units;
+        (allowed > 0.0).then(|| self.sample.rate() / allowed)
+    }
+}
+
+/// Start, stop and memory figures of one server on one database.
+#[derive(Default, Clone)]
+pub struct ServerFigures {
+    pub label: String,
+    pub start_new_ms: f64,
+    pub start_existing_ms: f64,
+    pub idle_rss_kb: u64,
+    pub idle_after_kb: u64,
+    pub peak_rss_kb: u64,
+    pub stop_ms: f64,
+}
+
+/// Ferriam and the peer, the same workload back to back.
+pub struct Comparison {
+    pub workload: String,
+    pub concurrency: usize,
+    pub ferriam: (f64, f64, u64),
+    pub peer: (f64, f64, u64),
+}
+
+pub struct Report {
+    pub command: String,
+    pub machine: String,
+    pub duration_s: u64,
+    pub limits_start: Limits,
+    pub limits_end: Option<Limits>,
+    pub rows: Vec<Row>,
+    pub servers: Vec<ServerFigures>,
+    pub peer: Option<String>,
+    pub peer_idle_kb: Option<u64>,
+    pub comparisons: Vec<Comparison>,
+    pub notes: Vec<String>,
+}
+
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+/// The CPU model and core count from /proc/cpuinfo.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem_gb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    format!(
+        "{} cores, {model}, {mem_gb:.0} GiB, {} {}",
+        crate::limits::cores(),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+impl Report {
+    /// The limits used for the fractions: the mean of the start and end measurements.
+    pub fn limits(&self) -> Limits {
+        match &self.limits_end {
+            Some(end) => self.limits_start.average(end),
+            None => self.limits_start.clone(),
+        }
+    }
+
+    pub fn total_errors(&self) -> u64 {
+        self.rows.iter().map(|r| r.sample.errors).sum()
+    }
+
+    pub fn markdown(&self) -> String {
+        let limits = self.limits();
+        let mut s = String::new();
+        let _ = writeln!(s, "# Ferriam benchmark\n");
+        let _ = writeln!(s, "- Command: `{}`", self.command);
+        let _ = writeln!(s, "- Machine: {}", self.machine);
+        let _ = writeln!(
+            s,
+            "- Each workload ran {} s per concurrency on 127.0.0.1, driven by ferriam-bench's Rust load generator (reqwest; one operation = one request, or one whole sign-in) on the same machine as the server.",
+            self.duration_s
+        );
+        let _ = writeln!(s, "\n## Workloads\n");
+        let _ = writeln!(s, "| server | workload | conc. | req/s | p50 ms | p90 ms | p99 ms | errors | server CPU s | peak RSS MB | fraction of limit |");
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        for r in &self.rows {
+            let fraction = match (r.fraction(&limits), r.limit) {
+                (Some(f), Some((kind, units))) => {
+                    let per = if units > 1.0 {
+                        format!(" ÷ {units}")
+                    } else {
+                        String::new()
+                    };
+                    let at = r
+                        .adjacent_limit
+                        .map(|l| format!(" ({l:.0}/s)"))
+                        .unwrap_or_default();
+                    format!("{:.0}% of {}/s{at}{per}", f * 100.0, kind.label())
+                }
+                _ => "—".into(),
+            };
+            let exhausted = if r.sample.exhausted {
+                " (codes ran out)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {}{exhausted} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {} |",
+                r.server,
+                r.workload,
+                r.concurrency,
+                r.sample.rate(),
+                r.sample.percentile_ms(50.0),
+                r.sample.percentile_ms(90.0),
+                r.sample.percentile_ms(99.0),
+                r.sample.errors,
+                r.usage.cpu_seconds,
+                mb(r.usage.peak_rss_kb),
+                fraction
+            );
+        }
+        let failing: Vec<&Row> = self.rows.iter().filter(|r| r.sample.errors > 0).collect();
+        if !failing.is_empty() {
+            let _ = writeln!(s, "\n### Errors\n");
+            for r in failing {
+                let _ = writeln!(
+                    s,
+                    "- {} / {} / {}: {} errors, e.g. {}",
+                    r.server,
+                    r.workload,
+                    r.concurrency,
+                    r.sample.errors,
+                    r.sample.error_messages.join("; ")
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\n## Limits (same crypto code, {} threads)\n",
+            limits.threads
+        );
+        let _ = writeln!(s, "Each fraction in the table above uses the limit measured right before that run (shown in parentheses); this table gives the limits measured at the start and the end of the whole run.\n");
+        let _ = writeln!(s, "| limit | start of run /s | end of run /s | used /s |");
+        let _ = writeln!(s, "|---|---:|---:|---:|");
+        let end = self
+            .limits_end
+            .clone()
+            .unwrap_or_else(|| self.limits_start.clone());
+        for kind in [
+            LimitKind::Rs256,
+            LimitKind::Es256,
+            LimitKind::EdDsa,
+            LimitKind::Argon2,
+        ] {
+            let name = match kind {
+                LimitKind::Rs256 => "RSA-2048 (RS256) signatures, aws-lc-rs".to_owned(),
+                LimitKind::Es256 => "P-256 (ES256) signatures, aws-lc-rs".to_owned(),
+                LimitKind::EdDsa => "Ed25519 (EdDSA) signatures, aws-lc-rs".to_owned(),
+                LimitKind::Argon2 => format!("argon2id verifications ({})", limits.argon2_params),
+            };
+            let _ = writeln!(
+                s,
+                "| {name} | {:.0} | {:.0} | {:.0} |",
+                self.limits_start.get(kind),
+                end.get(kind),
+                limits.get(kind)
+            );
+        }
+        let _ = writeln!(s, "\n## Start and memory\n");
+        let _ = writeln!(s, "| server | ready, new database ms | ready, existing database ms | idle RSS MB | idle RSS after load MB | peak RSS MB | stop (SIGTERM) ms |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+        for f in &self.servers {
+            let _ = writeln!(
+                s,
+                "| {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} |",
+                f.label,
+                f.start_new_ms,
+                f.start_existing_ms,
+                mb(f.idle_rss_kb),
+                mb(f.idle_after_kb),
+                mb(f.peak_rss_kb),
+                f.stop_ms
+            );
+        }
+        let _ = writeln!(s, "\nReady = from spawning `ferriam serve` to the first answered request. Peak RSS is VmHWM, reset before each workload.");
+        if let Some(peer) = &self.peer {
+            let _ = writeln!(s, "\n## Peer: {peer}\n");
+            if let Some(idle) = self.peer_idle_kb {
+                let _ = writeln!(s, "Idle RSS (all processes): {:.1} MB.\n", mb(idle));
+            }
+            let _ = writeln!(s, "| workload | conc. | Ferriam req/s | peer req/s | throughput Ferriam/peer | Ferriam p99 ms | peer p99 ms | p99 Ferriam/peer | Ferriam peak MB | peer peak MB | memory Ferriam/peer |");
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for c in &self.comparisons {
+                let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {:.2} |",
+                    c.workload,
+                    c.concurrency,
+                    c.ferriam.0,
+                    c.peer.0,
+                    ratio(c.ferriam.0, c.peer.0),
+                    c.ferriam.1,
+                    c.peer.1,
+                    ratio(c.ferriam.1, c.peer.1),
+                    mb(c.ferriam.2),
+                    mb(c.peer.2),
+                    ratio(c.ferriam.2 as f64, c.peer.2 as f64)
+                );
+            }
+            let _ = writeln!(s, "\nEach pair ran back to back (Ferriam, then the peer). The peer's memory is the largest sampled sum of VmRSS over its primary and workers.");
+        }
+        let _ = writeln!(s, "\n## Goals (issue 7)\n");
+        for line in self.goals() {
+            let _ = writeln!(s, "- {line}");
+        }
+        if !self.notes.is_empty() {
+            let _ = writeln!(s, "\n## Notes\n");
+            for n in &self.notes {
+                let _ = writeln!(s, "- {n}");
+            }
+        }
+        s
+    }
+
+    /// Rows of the first Ferriam database for one workload.
+    fn ferriam_rows<'a>(&'a self, workload: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
+        let first = self
+            .servers
+            .first()
+            .map(|f| f.label.clone())
+            .unwrap_or_default();
+        self.rows
+            .iter()
+            .filter(move |r| r.server == first && r.workload == workload)
+    }
+
+    fn best_fraction(&self, workload: &str) -> Option<f64> {
+        let limits = self.limits();
+        self.ferriam_rows(workload)
+            .filter_map(|r| r.fraction(&limits))
+            .reduce(f64::max)
+    }
+
+    /// Each goal of the issue with the measured figure (first database, best concurrency).
+    pub fn goals(&self) -> Vec<String> {
+        let mark = |ok: bool| if ok { "met" } else { "MISSED" };
+        let mut out = Vec::new();
+        let mut frac_goal = |label: &str, workload: &str, goal: f64| {
+            if let Some(f) = self.best_fraction(workload) {
+                out.push(format!(
+                    "{label}: {:.0}% of the limit (goal ≥ {:.0}%): {}",
+                    f * 100.0,
+                    goal * 100.0,
+                    mark(f >= goal)
+                ));
+            }
+        };
+        frac_goal("client_credentials RS256", "client_credentials RS256", 0.90);
+        frac_goal("code exchange", "code exchange (openid)", 0.85);
+        frac_goal("refresh", "refresh (rotation, openid)", 0.85);
+        frac_goal("password sign-in", "browser sign-in (password)", 0.90);
+        for c in self
+            .comparisons
+            .iter()
+            .filter(|c| c.workload.contains("ES256"))
+        {
+            let ratio = if c.peer.0 > 0.0 {
+                c.ferriam.0 / c.peer.0
+            } else {
+                0.0
+            };
+            out.push(format!(
+                "client_credentials ES256 at concurrency {}: {ratio:.1}× node-oidc-provider (goal ≥ 5×): {}",
+                c.concurrency,
+                mark(ratio >= 5.0)
+            ));
+        }
+        if let Some(r) = self
+            .ferriam_rows("userinfo (JWT access token)")
+            .min_by_key(|r| r.concurrency)
+        {
+            let (rate, p99) = (r.sample.rate(), r.sample.percentile_ms(99.0));
+            out.push(format!(
+                "userinfo: {rate:.0}/s with p99 {p99:.2} ms at concurrency {} (goal ≥ 20,000/s, p99 < 5 ms at 16): {}",
+                r.concurrency,
+                mark(rate >= 20_000.0 && p99 < 5.0)
+            ));
+        }
+        if let Some(f) = self.servers.first() {
+            out.push(format!(
+                "idle RSS {:.1} MB (goal < 20 MB): {}",
+                mb(f.idle_rss_kb),
+                mark(mb(f.idle_rss_kb) < 20.0)
+            ));
+            out.push(format!(
+                "peak RSS across all workloads {:.1} MB (goal < 100 MB): {}",
+                mb(f.peak_rss_kb),
+                mark(mb(f.peak_rss_kb) < 100.0)
+            ));
+            out.push(format!(
+                "ready on an existing database after {:.0} ms (goal ≤ 200 ms): {}",
+                f.start_existing_ms,
+                mark(f.start_existing_ms <= 200.0)
+            ));
+        }
+        let errors = self.total_errors();
+        out.push(format!(
+            "errors across all workloads: {errors} (goal 0): {}",
+            mark(errors == 0)
+        ));
+        out
+    }
+
+    /// A few lines for the terminal.
+    pub fn summary(&self) -> String {
+        let limits = self.limits();
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "limits/s: RS256 {:.0}, ES256 {:.0}, EdDSA {:.0}, argon2id {:.1} ({} threads)",
+            limits.rs256, limits.es256, limits.eddsa, limits.argon2, limits.threads
+        );
+        for r in &self.rows {
+            let fraction = r
+                .fraction(&limits)
+                .map(|f| format!("  {:.0}% of limit", f * 100.0))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "{:<28} {:<30} c={:<3} {:>8.0}/s  p99 {:>7.2} ms  errors {}{fraction}",
+                r.server,
+                r.workload,
+                r.concurrency,
+                r.sample.rate(),
+                r.sample.percentile_ms(99.0),
+                r.sample.errors
+            );
+        }
+        for f in &self.servers {
+            let _ = writeln!(
+                s,
+                "{}: ready {:.0} ms (new db) / {:.0} ms (existing), idle {:.1} MB, peak {:.1} MB",
+                f.label,
+                f.start_new_ms,
+                f.start_existing_ms,
+                mb(f.idle_rss_kb),
+                mb(f.peak_rss_kb)
+            );
+        }
+        for c in &self.comparisons {
+            let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+            let _ = writeln!(
+                s,
+                "vs peer {} c={}: throughput ×{:.2}, p99 ×{:.2}, memory ×{:.2}",
+                c.workload,
+                c.concurrency,
+                ratio(c.ferriam.0, c.peer.0),
+                ratio(c.ferriam.1, c.peer.1),
+                ratio(c.ferriam.2 as f64, c.peer.2 as f64)
+            );
+        }
+        s
+    }
+}

@@ -1,0 +1,437 @@
+//! The workloads. Each is a [`Workload`]: a name, the machine limit it is compared with, and
+//! `prepare`, which makes one [`Step`] per concurrent task (with whatever that task needs:
+//! codes made beforehand through the real sign-in, a refresh-token chain, a cookie jar).
+//! Adding a workload is one entry in [`ferriam_workloads`], usually with an existing type
+//! ([`Get`] for a plain endpoint, [`ClientCredentials`] for a token grant).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+use async_trait::async_trait;
+use reqwest::header::AUTHORIZATION;
+use reqwest::StatusCode;
+
+use crate::driver::{Outcome, Step};
+use crate::http::{self, Browser, Pkce, Tokens};
+use crate::limits::LimitKind;
+use crate::seed::{CodeFactory, Seed};
+
+/// How a workload will be run.
+pub struct Plan {
+    pub concurrency: usize,
+    pub duration: Duration,
+    /// The operations per second the workload's limit allows (0 when it has none): how many
+    /// codes to prepare.
+    pub limit_rate: f64,
+}
+
+#[async_trait]
+pub trait Workload: Send + Sync {
+    fn name(&self) -> &str;
+    /// The limit this workload is a fraction of, and how many of the limit's operations one
+    /// of its own costs (two signatures for an access token plus an ID token).
+    fn limit(&self) -> Option<(LimitKind, f64)>;
+    /// One step per concurrent task.
+    async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>>;
+}
+
+/// Every Ferriam workload, in the order they run.
+pub fn ferriam_workloads(
+    issuer: &str,
+    seed: &Seed,
+    codes: &Arc<CodeFactory>,
+) -> Vec<Box<dyn Workload>> {
+    let token_url = format!("{issuer}/token");
+    let cc = |name: &str, alg: &str, limit| -> Box<dyn Workload> {
+        let client = seed.cc_client(alg);
+        Box::new(ClientCredentials {
+            name: name.to_owned(),
+            token_url: token_url.clone(),
+            authorization: http::basic(&client.id, &client.secret),
+            limit: Some((limit, 1.0)),
+        })
+    };
+    let web_auth = http::basic(&seed.web.id, &seed.web.secret);
+    vec![
+        cc("client_credentials RS256", "RS256", LimitKind::Rs256),
+        cc("client_credentials ES256", "ES256", LimitKind::Es256),
+        cc("client_credentials EdDSA", "EdDSA", LimitKind::EdDsa),
+        Box::new(CodeExchange {
+            codes: codes.clone(),
+            token_url: token_url.clone(),
+            authorization: web_auth.clone(),
+        }),
+        Box::new(Refresh {
+            codes: codes.clone(),
+            token_url: token_url.clone(),
+            authorization: web_auth,
+        }),
+        Box::new(Userinfo {
+            codes: codes.clone(),
+            url: format!("{issuer}/userinfo"),
+        }),
+        Box::new(Get {
+            name: "jwks".into(),
+            url: format!("{issuer}/jwks"),
+        }),
+        Box::new(Get {
+            name: "discovery".into(),
+            url: format!("{issuer}/.well-known/openid-configuration"),
+        }),
+        Box::new(SignIn {
+            issuer: issuer.to_owned(),
+            client_id: seed.web.id.clone(),
+            users: seed.users.clone(),
+        }),
+    ]
+}
+
+/// Checks a response's status and reads its body to the end (so the connection is reused).
+async fn read_ok(response: reqwest::Response, must_contain: &[u8]) -> Result<impl AsRef<[u8]>> {
+    let status = response.status();
+    let body = response.bytes().await?;
+    if status != StatusCode::OK {
+        bail!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(160)])
+        );
+    }
+    if !must_contain.is_empty() && !contains(&body, must_contain) {
+        bail!("the answer lacks {}", String::from_utf8_lossy(must_contain));
+    }
+    Ok(body)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `grant_type=client_credentials` with Basic authentication; also used for the peer.
+pub struct ClientCredentials {
+    pub name: String,
+    pub token_url: String,
+    pub authorization: String,
+    pub limit: Option<(LimitKind, f64)>,
+}
+
+struct ClientCredentialsStep {
+    url: String,
+    authorization: String,
+}
+
+#[async_trait]
+impl Step for ClientCredentialsStep {
+    async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
+        let response = http
+            .post(&self.url)
+            .header(AUTHORIZATION, &self.authorization)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body("grant_type=client_credentials&scope=api%3Aread")
+            .send()
+            .await?;
+        read_ok(response, b"\"access_token\"").await?;
+        Ok(Outcome::Done)
+    }
+}
+
+#[async_trait]
+impl Workload for ClientCredentials {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn limit(&self) -> Option<(LimitKind, f64)> {
+        self.limit
+    }
+    async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
+        Ok((0..plan.concurrency)
+            .map(|_| {
+                Box::new(ClientCredentialsStep {
+                    url: self.token_url.clone(),
+                    authorization: self.authorization.clone(),
+                }) as Box<dyn Step>
+            })
+            .collect())
+    }
+}
+
+/// `grant_type=authorization_code` with PKCE and `openid`: an access token and an ID token,
+/// for codes made beforehand through the real sign-in.
+struct CodeExchange {
+    codes: Arc<CodeFactory>,
+    token_url: String,
+    authorization: String,
+}
+
+struct CodeExchangeStep {
+    queue: Arc<Mutex<Vec<(String, Pkce)>>>,
+    url: String,
+    authorization: String,
+}
+
+#[async_trait]
+impl Step for CodeExchangeStep {
+    async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
+        let next = self
+            .queue
+            .lock()
+            .map_err(|_| anyhow!("code queue poisoned"))?
+            .pop();
+        let Some((code, pkce)) = next else {
+            return Ok(Outcome::Exhausted);
+        };
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", &code)
+            .append_pair("redirect_uri", http::REDIRECT_URI)
+            .append_pair("code_verifier", &pkce.verifier)
+            .finish();
+        let response = http
+            .post(&self.url)
+            .header(AUTHORIZATION, &self.authorization)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await?;
+        read_ok(response, b"\"id_token\"").await?;
+        Ok(Outcome::Done)
+    }
+}
+
+#[async_trait]
+impl Workload for CodeExchange {
+    fn name(&self) -> &str {
+        "code exchange (openid)"
+    }
+    fn limit(&self) -> Option<(LimitKind, f64)> {
+        Some((LimitKind::Rs256, 2.0))
+    }
+    async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
+        // Enough codes to run at 1.5 times the limit for the whole duration.
+        let wanted = (plan.limit_rate.max(200.0) * 1.5 * plan.duration.as_secs_f64()) as usize
+            + plan.concurrency * 4;
+        let mut codes = self
+            .codes
+            .codes(wanted.min(200_000), "openid profile email")
+            .await?;
+        // Oldest first: the queue pops from the end.
+        codes.reverse();
+        let queue = Arc::new(Mutex::new(codes));
+        Ok((0..plan.concurrency)
+            .map(|_| {
+                Box::new(CodeExchangeStep {
+                    queue: queue.clone(),
+                    url: self.token_url.clone(),
+                    authorization: self.authorization.clone(),
+                }) as Box<dyn Step>
+            })
+            .collect())
+    }
+}
+
+/// `grant_type=refresh_token` with rotation: each task follows its own chain, always
+/// presenting the newest token; each refresh mints an access token and an ID token.
+struct Refresh {
+    codes: Arc<CodeFactory>,
+    token_url: String,
+    authorization: String,
+}
+
+struct RefreshStep {
+    token: String,
+    url: String,
+    authorization: String,
+}
+
+#[async_trait]
+impl Step for RefreshStep {
+    async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
+        let body = format!("grant_type=refresh_token&refresh_token={}", self.token);
+        let response = http
+            .post(&self.url)
+            .header(AUTHORIZATION, &self.authorization)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await?;
+        let body = read_ok(response, b"").await?;
+        let tokens: Tokens = serde_json::from_slice(body.as_ref())?;
+        if tokens.id_token.is_none() {
+            bail!("no ID token in the refresh response");
+        }
+        self.token = tokens
+            .refresh_token
+            .ok_or_else(|| anyhow!("no rotated refresh token"))?;
+        Ok(Outcome::Done)
+    }
+}
+
+#[async_trait]
+impl Workload for Refresh {
+    fn name(&self) -> &str {
+        "refresh (rotation, openid)"
+    }
+    fn limit(&self) -> Option<(LimitKind, f64)> {
+        Some((LimitKind::Rs256, 2.0))
+    }
+    async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
+        let tokens = self
+            .codes
+            .tokens(plan.concurrency, http::CONSENTED_SCOPE)
+            .await?;
+        tokens
+            .into_iter()
+            .map(|t| {
+                Ok(Box::new(RefreshStep {
+                    token: t
+                        .refresh_token
+                        .ok_or_else(|| anyhow!("no refresh token with offline_access"))?,
+                    url: self.token_url.clone(),
+                    authorization: self.authorization.clone(),
+                }) as Box<dyn Step>)
+            })
+            .collect()
+    }
+}
+
+/// A GET of one URL, optionally with a bearer token, expecting 200.
+struct GetStep {
+    url: String,
+    bearer: Option<String>,
+    must_contain: &'static [u8],
+}
+
+#[async_trait]
+impl Step for GetStep {
+    async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
+        let mut request = http.get(&self.url);
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        read_ok(request.send().await?, self.must_contain).await?;
+        Ok(Outcome::Done)
+    }
+}
+
+/// A public document (JWKS, discovery).
+pub struct Get {
+    pub name: String,
+    pub url: String,
+}
+
+#[async_trait]
+impl Workload for Get {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn limit(&self) -> Option<(LimitKind, f64)> {
+        None
+    }
+    async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
+        Ok((0..plan.concurrency)
+            .map(|_| {
+                Box::new(GetStep {
+                    url: self.url.clone(),
+                    bearer: None,
+                    must_contain: b"",
+                }) as Box<dyn Step>
+            })
+            .collect())
+    }
+}
+
+/// `/userinfo` with a JWT access token (one per task, from the code flow).
+struct Userinfo {
+    codes: Arc<CodeFactory>,
+    url: String,
+}
+
+#[async_trait]
+impl Workload for Userinfo {
+    fn name(&self) -> &str {
+        "userinfo (JWT access token)"
+    }
+    fn limit(&self) -> Option<(LimitKind, f64)> {
+        None
+    }
+    async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
+        let tokens = self
+            .codes
+            .tokens(plan.concurrency, "openid profile email")
+            .await?;
+        Ok(tokens
+            .into_iter()
+            .map(|t| {
+                Box::new(GetStep {
+                    url: self.url.clone(),
+                    bearer: Some(t.access_token),
+                    must_contain: b"\"sub\"",
+                }) as Box<dyn Step>
+            })
+            .collect())
+    }
+}
+
+/// The whole browser sign-in with a password, from /authorize to the code, in a new browser
+/// each time (no session): authorize, login page, login POST (one argon2id verification).
+struct SignIn {
+    issuer: String,
+    client_id: String,
+    users: Vec<String>,
+}
+
+struct SignInStep {
+    issuer: String,
+    client_id: String,
+    users: Vec<String>,
+    next_user: usize,
+}
+
+#[async_trait]
+impl Step for SignInStep {
+    async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
+        let user = &self.users[self.next_user % self.users.len()];
+        self.next_user += 1;
+        let pkce = Pkce::new();
+        let url =
+            http::authorize_url(&self.issuer, &self.client_id, "openid profile email", &pkce)?;
+        Browser::default()
+            .sign_in(http, &self.issuer, &url, user)
+            .await?;
+        Ok(Outcome::Done)
+    }
+}
+
+#[async_trait]
+impl Workload for SignIn {
+    fn name(&self) -> &str {
+        "browser sign-in (password)"
+    }
+    fn limit(&self) -> Option<(LimitKind, f64)> {
+        Some((LimitKind::Argon2, 1.0))
+    }
+    async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
+        if self.users.is_empty() {
+            bail!("no users were seeded");
+        }
+        Ok((0..plan.concurrency)
+            .map(|i| {
+                Box::new(SignInStep {
+                    issuer: self.issuer.clone(),
+                    client_id: self.client_id.clone(),
+                    users: self.users.clone(),
+                    next_user: i,
+                }) as Box<dyn Step>
+            })
+            .collect())
+    }
+}
