@@ -440,7 +440,12 @@ macro_rules! impl_sql_store {
             }
 
             async fn refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>> {
-                let row = sqlx::query("SELECT data, rotated_at, revoked FROM refresh_tokens WHERE token_hash = $1")
+                // A token of a revoked grant is revoked even if it was inserted after the
+                // revocation ran (a rotation or code exchange racing a replay).
+                let row = sqlx::query(
+                    "SELECT data, rotated_at, (revoked OR EXISTS (SELECT 1 FROM revoked_grants g \
+                     WHERE g.grant_id = refresh_tokens.grant_id)) AS revoked FROM refresh_tokens WHERE token_hash = $1",
+                )
                     .bind(token_hash)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -462,7 +467,8 @@ macro_rules! impl_sql_store {
             ) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
-                    "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked = FALSE",
+                    "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked = FALSE \
+                     AND NOT EXISTS (SELECT 1 FROM revoked_grants g WHERE g.grant_id = refresh_tokens.grant_id)",
                 )
                 .bind(now)
                 .bind(old_hash)
