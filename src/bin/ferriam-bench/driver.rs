@@ -28,15 +28,34 @@ pub trait Step: Send {
 }
 
 /// The measurements of one run.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Sample {
     pub ops: u64,
     pub errors: u64,
     pub elapsed: Duration,
     /// Latencies of the successful operations in microseconds, sorted.
     pub latencies_us: Vec<u32>,
+    /// p50, p90 and p99 in ms when the load tool reports only those (wrk).
+    pub fixed_percentiles_ms: Option<[f64; 3]>,
     pub error_messages: Vec<String>,
     pub exhausted: bool,
+    /// The load generator: "rust" (this driver) or "wrk".
+    pub tool: &'static str,
+}
+
+impl Default for Sample {
+    fn default() -> Self {
+        Self {
+            ops: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latencies_us: Vec::new(),
+            fixed_percentiles_ms: None,
+            error_messages: Vec::new(),
+            exhausted: false,
+            tool: "rust",
+        }
+    }
 }
 
 impl Sample {
@@ -52,6 +71,15 @@ impl Sample {
 
     /// A latency percentile in milliseconds (nearest rank).
     pub fn percentile_ms(&self, p: f64) -> f64 {
+        if let Some([p50, p90, p99]) = self.fixed_percentiles_ms {
+            return if p <= 50.0 {
+                p50
+            } else if p <= 90.0 {
+                p90
+            } else {
+                p99
+            };
+        }
         if self.latencies_us.is_empty() {
             return 0.0;
         }

@@ -7,7 +7,8 @@
 //! Modules: [`options`] (command line), [`server`] (the `ferriam` binary and databases),
 //! [`seed`] (CLI seeding, codes through the real sign-in), [`http`] (browser and token
 //! helpers), [`driver`] (the load generator), [`workloads`] (the workload table), [`limits`]
-//! (signatures and hashes per second), [`procfs`] (CPU and RSS), [`peer`]
+//! (signatures and hashes per second), [`procfs`] (CPU and RSS), [`wrk`] (the C load
+//! generator for single-endpoint workloads), [`peer`]
 //! (node-oidc-provider), [`report`] (markdown and summary).
 
 mod driver;
@@ -20,6 +21,7 @@ mod report;
 mod seed;
 mod server;
 mod workloads;
+mod wrk;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,6 +74,21 @@ async fn run(options: Options) -> Result<ExitCode> {
             .map(|a| format!(" {a}"))
             .collect::<String>()
     );
+    let use_wrk = match options.load_tool.as_str() {
+        "rust" => false,
+        "wrk" => {
+            if !wrk::available(true).await {
+                anyhow::bail!("--load-tool wrk: wrk is missing and apt-get could not install it");
+            }
+            true
+        }
+        _ => !options.quick && wrk::available(true).await,
+    };
+    let bench = Bench {
+        options: &options,
+        limit_duration: options.limit_duration(),
+        wrk_scratch: use_wrk.then(|| out_dir.clone()),
+    };
     eprintln!("==> measuring the limits ({} threads)", limits::cores());
     let limits_start = limits::measure(options.limit_duration()).await?;
     let mut report = Report {
@@ -96,7 +113,7 @@ async fn run(options: Options) -> Result<ExitCode> {
         if failure.is_none() {
             let with_peer = options.peer && i == 0;
             if let Err(e) = run_database(
-                &options,
+                &bench,
                 &bin,
                 &db,
                 &limits_start,
@@ -138,16 +155,24 @@ async fn run(options: Options) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What every measured run shares.
+struct Bench<'a> {
+    options: &'a Options,
+    limit_duration: Duration,
+    /// Where wrk's request script goes, when wrk is used.
+    wrk_scratch: Option<PathBuf>,
+}
+
 /// Prepares and drives one workload at one concurrency, measuring the server meanwhile.
 async fn measure(
+    bench: &Bench<'_>,
     workload: &dyn Workload,
     server_label: &str,
     tree: procfs::ProcTree,
     concurrency: usize,
-    duration: Duration,
     limits: &Limits,
-    limit_duration: Duration,
 ) -> Row {
+    let duration = bench.options.workload_duration();
     let limit_rate = workload
         .limit()
         .map(|(kind, units)| limits.get(kind) / units)
@@ -171,31 +196,43 @@ async fn measure(
         limit: workload.limit(),
         adjacent_limit: None,
     };
-    let steps = match workload.prepare(&plan).await {
-        Ok(steps) => steps,
-        Err(e) => {
-            row.sample.errors = 1;
-            row.sample.error_messages = vec![format!("preparation failed: {e:#}")];
-            return row;
-        }
+    let fail = |mut row: Row, what: &str, e: anyhow::Error| {
+        row.sample.errors = 1;
+        row.sample.error_messages = vec![format!("{what} failed: {e:#}")];
+        row
+    };
+    let wrk_request = match &bench.wrk_scratch {
+        Some(_) => match workload.wrk_request().await {
+            Ok(r) => r,
+            Err(e) => return fail(row, "preparation", e),
+        },
+        None => None,
+    };
+    let steps = match wrk_request {
+        Some(_) => Vec::new(),
+        None => match workload.prepare(&plan).await {
+            Ok(steps) => steps,
+            Err(e) => return fail(row, "preparation", e),
+        },
     };
     if let Some((kind, _)) = workload.limit() {
-        row.adjacent_limit = limits::measure_one(kind, limit_duration).await.ok();
+        row.adjacent_limit = limits::measure_one(kind, bench.limit_duration).await.ok();
     }
     let meter = UsageMeter::start(tree);
-    match driver::drive(steps, duration).await {
-        Ok(sample) => row.sample = sample,
-        Err(e) => {
-            row.sample.errors = 1;
-            row.sample.error_messages = vec![format!("driver failed: {e:#}")];
-        }
-    }
+    let sample = match (&wrk_request, &bench.wrk_scratch) {
+        (Some(request), Some(scratch)) => wrk::run(request, concurrency, duration, scratch).await,
+        _ => driver::drive(steps, duration).await,
+    };
     row.usage = meter.finish().await;
+    match sample {
+        Ok(sample) => row.sample = sample,
+        Err(e) => return fail(row, "load generation", e),
+    }
     row
 }
 
 async fn run_database(
-    options: &Options,
+    bench: &Bench<'_>,
     bin: &Path,
     db: &Database,
     limits: &Limits,
@@ -203,6 +240,7 @@ async fn run_database(
     with_peer: bool,
     report: &mut Report,
 ) -> Result<()> {
+    let options = bench.options;
     let label = format!("Ferriam ({})", db.label);
     let log = out_dir.join(format!("ferriam-{}.log", db.label.to_lowercase()));
     let _ = std::fs::remove_file(&log);
@@ -224,25 +262,15 @@ async fn run_database(
     let codes = seed::CodeFactory::new(&server.issuer, &seed).await?;
     let workloads = workloads::ferriam_workloads(&server.issuer, &seed, &codes);
     warm_up(&workloads, options.warmup()).await;
-    let duration = options.workload_duration();
     for workload in workloads.iter().filter(|w| options.selected(w.name())) {
         for &c in &options.concurrencies() {
-            let row = measure(
-                workload.as_ref(),
-                &label,
-                server.tree(),
-                c,
-                duration,
-                limits,
-                options.limit_duration(),
-            )
-            .await;
+            let row = measure(bench, workload.as_ref(), &label, server.tree(), c, limits).await;
             figures.peak_rss_kb = figures.peak_rss_kb.max(row.usage.peak_rss_kb);
             report.rows.push(row);
         }
     }
     if with_peer {
-        if let Err(e) = run_peer(options, &server, &seed, limits, out_dir, report).await {
+        if let Err(e) = run_peer(bench, &server, &seed, limits, out_dir, report).await {
             report
                 .notes
                 .push(format!("The peer comparison failed: {e:#}"));
@@ -277,13 +305,14 @@ async fn warm_up(workloads: &[Box<dyn Workload>], duration: Duration) {
 /// client_credentials RS256 and ES256 against node-oidc-provider, each right after the same
 /// workload against Ferriam.
 async fn run_peer(
-    options: &Options,
+    bench: &Bench<'_>,
     server: &Ferriam,
     seed: &seed::Seed,
     limits: &Limits,
     out_dir: &Path,
     report: &mut Report,
 ) -> Result<()> {
+    let options = bench.options;
     let dir = peer::peer_dir(out_dir);
     peer::install(&dir).await?;
     let workers = limits::cores();
@@ -333,26 +362,8 @@ async fn run_peer(
                 let _ = driver::drive(steps, options.warmup()).await;
             }
             for &c in &options.concurrencies() {
-                let a = measure(
-                    &ours,
-                    &ferriam_label,
-                    server.tree(),
-                    c,
-                    duration,
-                    limits,
-                    options.limit_duration(),
-                )
-                .await;
-                let b = measure(
-                    &theirs,
-                    &peer_label,
-                    peer.tree(),
-                    c,
-                    duration,
-                    limits,
-                    options.limit_duration(),
-                )
-                .await;
+                let a = measure(bench, &ours, &ferriam_label, server.tree(), c, limits).await;
+                let b = measure(bench, &theirs, &peer_label, peer.tree(), c, limits).await;
                 report.comparisons.push(Comparison {
                     workload: name.clone(),
                     concurrency: c,

@@ -28,6 +28,17 @@ impl Row {
         let allowed = self.adjacent_limit.unwrap_or_else(|| limits.get(kind)) / units;
         (allowed > 0.0).then(|| self.sample.rate() / allowed)
     }
+
+    /// Operations per server CPU-second as a fraction of what one thread's share of the limit
+    /// allows: the server's own efficiency, whatever CPU the load generator took.
+    pub fn cpu_fraction(&self, limits: &Limits) -> Option<f64> {
+        let (kind, units) = self.limit?;
+        let per_thread = self.adjacent_limit.unwrap_or_else(|| limits.get(kind))
+            / units
+            / limits.threads.max(1) as f64;
+        let cpu = self.usage.cpu_seconds;
+        (per_thread > 0.0 && cpu > 0.0).then(|| self.sample.ops as f64 / cpu / per_thread)
+    }
 }
 
 /// Start, stop and memory figures of one server on one database.
@@ -114,12 +125,15 @@ impl Report {
         let _ = writeln!(s, "- Machine: {}", self.machine);
         let _ = writeln!(
             s,
-            "- Each workload ran {} s per concurrency on 127.0.0.1, driven by ferriam-bench's Rust load generator (reqwest; one operation = one request, or one whole sign-in) on the same machine as the server.",
+            "- Each workload ran {} s per concurrency on 127.0.0.1, with the load generator on the same machine as the server (column *load*: `rust` = ferriam-bench's tokio + reqwest driver, one operation = one request or one whole sign-in; `wrk` = wrk with one thread).",
             self.duration_s
         );
         let _ = writeln!(s, "\n## Workloads\n");
-        let _ = writeln!(s, "| server | workload | conc. | req/s | p50 ms | p90 ms | p99 ms | errors | server CPU s | peak RSS MB | fraction of limit |");
-        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        let _ = writeln!(s, "| server | workload | load | conc. | req/s | p50 ms | p90 ms | p99 ms | errors | server CPU s | peak RSS MB | fraction of limit | per server CPU-second |");
+        let _ = writeln!(
+            s,
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+        );
         for r in &self.rows {
             let fraction = match (r.fraction(&limits), r.limit) {
                 (Some(f), Some((kind, units))) => {
@@ -141,11 +155,16 @@ impl Report {
             } else {
                 ""
             };
+            let per_cpu = r
+                .cpu_fraction(&limits)
+                .map(|f| format!("{:.0}%", f * 100.0))
+                .unwrap_or_else(|| "—".into());
             let _ = writeln!(
                 s,
-                "| {} | {}{exhausted} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {} |",
+                "| {} | {}{exhausted} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.1} | {} | {per_cpu} |",
                 r.server,
                 r.workload,
+                r.sample.tool,
                 r.concurrency,
                 r.sample.rate(),
                 r.sample.percentile_ms(50.0),
@@ -172,6 +191,7 @@ impl Report {
                 );
             }
         }
+        let _ = writeln!(s, "\n*Fraction of limit*: requests/s ÷ (the limit measured right before the run ÷ signatures or hashes per request); the load generator runs on the same cores, so this is what the whole machine delivers. *Per server CPU-second*: requests per CPU-second of the server ÷ one thread's share of that limit, i.e. the server's own efficiency whatever the load generator took.");
         let _ = writeln!(
             s,
             "\n## Limits (same crypto code, {} threads)\n",

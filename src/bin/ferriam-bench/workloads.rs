@@ -16,6 +16,7 @@ use crate::driver::{Outcome, Step};
 use crate::http::{self, Browser, Pkce, Tokens};
 use crate::limits::LimitKind;
 use crate::seed::{CodeFactory, Seed};
+use crate::wrk::WrkRequest;
 
 /// How a workload will be run.
 pub struct Plan {
@@ -34,6 +35,11 @@ pub trait Workload: Send + Sync {
     fn limit(&self) -> Option<(LimitKind, f64)>;
     /// One step per concurrent task.
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>>;
+    /// The one fixed request of a single-endpoint workload, for `wrk`; `None` for flows and
+    /// for requests that change each time (codes, refresh tokens).
+    async fn wrk_request(&self) -> Result<Option<WrkRequest>> {
+        Ok(None)
+    }
 }
 
 /// Every Ferriam workload, in the order they run.
@@ -107,6 +113,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+const CLIENT_CREDENTIALS_BODY: &str = "grant_type=client_credentials&scope=api%3Aread";
+
 /// `grant_type=client_credentials` with Basic authentication; also used for the peer.
 pub struct ClientCredentials {
     pub name: String,
@@ -130,7 +138,7 @@ impl Step for ClientCredentialsStep {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .body("grant_type=client_credentials&scope=api%3Aread")
+            .body(CLIENT_CREDENTIALS_BODY)
             .send()
             .await?;
         read_ok(response, b"\"access_token\"").await?;
@@ -145,6 +153,20 @@ impl Workload for ClientCredentials {
     }
     fn limit(&self) -> Option<(LimitKind, f64)> {
         self.limit
+    }
+    async fn wrk_request(&self) -> Result<Option<WrkRequest>> {
+        Ok(Some(WrkRequest {
+            method: "POST",
+            url: self.token_url.clone(),
+            headers: vec![
+                ("Authorization".into(), self.authorization.clone()),
+                (
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+            ],
+            body: Some(CLIENT_CREDENTIALS_BODY.into()),
+        }))
     }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
         Ok((0..plan.concurrency)
@@ -213,8 +235,9 @@ impl Workload for CodeExchange {
         Some((LimitKind::Rs256, 2.0))
     }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
-        // Enough codes to run at 1.5 times the limit for the whole duration.
-        let wanted = (plan.limit_rate.max(200.0) * 1.5 * plan.duration.as_secs_f64()) as usize
+        // Enough codes to run at 1.1 times the limit for the whole duration; should the server
+        // be faster still, the run ends when they run out and its rate stays right.
+        let wanted = (plan.limit_rate.max(200.0) * 1.1 * plan.duration.as_secs_f64()) as usize
             + plan.concurrency * 4;
         let mut codes = self
             .codes
@@ -336,6 +359,14 @@ impl Workload for Get {
     fn limit(&self) -> Option<(LimitKind, f64)> {
         None
     }
+    async fn wrk_request(&self) -> Result<Option<WrkRequest>> {
+        Ok(Some(WrkRequest {
+            method: "GET",
+            url: self.url.clone(),
+            headers: vec![],
+            body: None,
+        }))
+    }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
         Ok((0..plan.concurrency)
             .map(|_| {
@@ -362,6 +393,23 @@ impl Workload for Userinfo {
     }
     fn limit(&self) -> Option<(LimitKind, f64)> {
         None
+    }
+    async fn wrk_request(&self) -> Result<Option<WrkRequest>> {
+        let token = self
+            .codes
+            .tokens(1, "openid profile email")
+            .await?
+            .pop()
+            .ok_or_else(|| anyhow!("no access token"))?;
+        Ok(Some(WrkRequest {
+            method: "GET",
+            url: self.url.clone(),
+            headers: vec![(
+                "Authorization".into(),
+                format!("Bearer {}", token.access_token),
+            )],
+            body: None,
+        }))
     }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
         let tokens = self
