@@ -399,6 +399,7 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a whole response.
     pub async fn read(response: reqwest::Response) -> Self {
         let status = response.status();
         let headers = response.headers().clone();
@@ -634,6 +635,7 @@ pub struct Page {
 }
 
 impl Page {
+    /// Reads a whole response.
     pub async fn read(response: reqwest::Response) -> Self {
         let status = response.status();
         let headers = response.headers().clone();

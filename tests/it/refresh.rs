@@ -179,7 +179,6 @@ async fn reuse_racing_rotation(server: &TestServer) {
 }
 
 on_both_databases!(
-    #[ignore = "server bug: a successor inserted by a rotation racing the family's revocation stays usable (PostgreSQL)"]
     reuse_racing_a_rotation_still_revokes_the_family,
     reuse_racing_rotation
 );

@@ -616,7 +616,6 @@ async fn concurrent_code_replay(server: &TestServer) {
 const ROUNDS: usize = 40;
 
 on_both_databases!(
-    #[ignore = "server bug: a refresh token saved after a concurrent replay's revoke_grant stays usable"]
     concurrent_redemptions_of_one_code_revoke_the_winner,
     concurrent_code_replay
 );
