@@ -1,6 +1,6 @@
-//! CPU-heavy work (RSA signing, argon2) off the async runtime, on at most as many blocking
-//! threads at once as there are cores: more would only add context switches (and, for argon2,
-//! 19 MiB of memory each) without adding speed.
+//! Token signing off the async runtime, on at most as many blocking threads at once as there
+//! are cores: more would only add context switches without adding speed. (Password hashing has
+//! its own dedicated threads, see `password`.)
 
 use std::sync::Arc;
 
