@@ -20,13 +20,16 @@ struct WebDriver {
     base: String,
     session: String,
     http: reqwest::Client,
-    process: Child,
+    _process: Reaped,
 }
 
-impl Drop for WebDriver {
+/// A child process that is killed and reaped when dropped, on every path.
+struct Reaped(Child);
+
+impl Drop for Reaped {
     fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -44,12 +47,14 @@ impl WebDriver {
             .local_addr()
             .ok()?
             .port();
-        let process = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
+        let process = Reaped(
+            Command::new(driver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts"),
+        );
         let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
         let mut ready = false;
@@ -73,10 +78,10 @@ impl WebDriver {
             .json(&caps)
             .send()
             .await
-            .ok()?
+            .expect("chromedriver answers")
             .json()
             .await
-            .ok()?;
+            .expect("a JSON answer");
         let session = created["value"]["sessionId"]
             .as_str()
             .expect("a WebDriver session")
@@ -85,7 +90,7 @@ impl WebDriver {
             base,
             session,
             http,
-            process,
+            _process: process,
         })
     }
 

@@ -5,6 +5,7 @@
 mod harness;
 
 mod authorize_errors;
+mod browser;
 mod code_flow;
 mod discovery;
 mod lockout;
