@@ -111,7 +111,10 @@ impl Server {
         let refresh_key = STANDARD
             .decode(
                 store
-                    .setting_or_insert("refresh_key", &STANDARD.encode(random_key()))
+                    .setting_or_insert(
+                        "refresh_key",
+                        &STANDARD.encode(tokens::opaque::random_bytes::<32>()),
+                    )
                     .await?,
             )
             .map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
@@ -157,13 +160,6 @@ impl Server {
             background,
         })
     }
-}
-
-fn random_key() -> [u8; 32] {
-    let mut key = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut key)
-        .unwrap_or_else(|_| panic!("the system random number generator failed"));
-    key
 }
 
 /// Picks up keys rotated by the CLI or another node within a second.

@@ -125,8 +125,7 @@ fn hash_with(
     password: &[u8],
     memory: &mut Vec<Block>,
 ) -> Result<String, HashError> {
-    let mut salt = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut salt).map_err(|_| HashError::Failed)?;
+    let salt = crate::tokens::opaque::random_bytes::<16>();
     let mut out = [0u8; 32];
     memory.resize(params.block_count(), Block::default());
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())

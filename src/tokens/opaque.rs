@@ -6,18 +6,22 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
-/// A fresh 256-bit random value, base64url-encoded (43 characters).
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
+/// `N` bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
     // The OS CSPRNG failing is unrecoverable: no secret may be issued without it.
     rand::fill(&mut bytes).unwrap_or_else(|_| panic!("the system random number generator failed"));
-    URL_SAFE_NO_PAD.encode(bytes)
+    bytes
+}
+
+/// A fresh 256-bit random value, base64url-encoded (43 characters).
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
 /// A random (version 4) UUID, used as users' `sub`: unique, stable and not reassignable.
 pub fn random_uuid() -> String {
-    let mut b = [0u8; 16];
-    rand::fill(&mut b).unwrap_or_else(|_| panic!("the system random number generator failed"));
+    let mut b = random_bytes::<16>();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();

@@ -47,9 +47,7 @@ pub fn seal(pkcs8: &[u8], kid: &str, master: Option<&[u8; 32]>) -> String {
     let Some(master) = master else {
         return STANDARD.encode(pkcs8);
     };
-    let mut nonce = [0u8; NONCE_LEN];
-    aws_lc_rs::rand::fill(&mut nonce)
-        .unwrap_or_else(|_| panic!("the system random number generator failed"));
+    let nonce = super::opaque::random_bytes::<NONCE_LEN>();
     let mut data = pkcs8.to_vec();
     cipher(master)
         .seal_in_place_append_tag(
