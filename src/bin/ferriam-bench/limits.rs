@@ -93,14 +93,44 @@ pub async fn measure(duration: Duration) -> Result<Limits> {
 
 /// Measures one limit for `duration`, right before the workload compared with it, so that the
 /// fraction holds even while other work on the machine comes and goes.
-pub async fn measure_one(kind: LimitKind, duration: Duration) -> Result<f64> {
+/// Returns operations per wall-clock second and per CPU-second of the measuring threads; the
+/// latter does not move when other processes take CPU from the machine.
+pub async fn measure_one(kind: LimitKind, duration: Duration) -> Result<Rate> {
     let threads = cores();
     match kind {
-        LimitKind::Rs256 => signatures_per_second(SigningAlg::RS256, threads, duration).await,
-        LimitKind::Es256 => signatures_per_second(SigningAlg::ES256, threads, duration).await,
-        LimitKind::EdDsa => signatures_per_second(SigningAlg::EdDSA, threads, duration).await,
-        LimitKind::Argon2 => Ok(hashes_per_second(threads, duration).await?.0),
+        LimitKind::Rs256 => signatures(SigningAlg::RS256, threads, duration).await,
+        LimitKind::Es256 => signatures(SigningAlg::ES256, threads, duration).await,
+        LimitKind::EdDsa => signatures(SigningAlg::EdDSA, threads, duration).await,
+        LimitKind::Argon2 => Ok(hashes(threads, duration).await?.0),
     }
+}
+
+/// A measured rate.
+#[derive(Clone, Copy, Debug)]
+pub struct Rate {
+    pub per_second: f64,
+    pub per_cpu_second: f64,
+}
+
+/// CPU seconds this process has used so far.
+fn own_cpu() -> f64 {
+    crate::procfs::ProcTree::new(std::process::id()).cpu_seconds()
+}
+
+fn rate(count: u64, wall: Duration, cpu: f64) -> Rate {
+    Rate {
+        per_second: count as f64 / wall.as_secs_f64(),
+        per_cpu_second: if cpu > 0.0 { count as f64 / cpu } else { 0.0 },
+    }
+}
+
+async fn signatures_per_second(alg: SigningAlg, threads: usize, duration: Duration) -> Result<f64> {
+    Ok(signatures(alg, threads, duration).await?.per_second)
+}
+
+async fn hashes_per_second(threads: usize, duration: Duration) -> Result<(f64, String)> {
+    let (r, params) = hashes(threads, duration).await?;
+    Ok((r.per_second, params))
 }
 
 /// A JWS signing input of the size of an access token's header and claims.
@@ -110,12 +140,13 @@ fn signing_input() -> Vec<u8> {
     input
 }
 
-async fn signatures_per_second(alg: SigningAlg, threads: usize, duration: Duration) -> Result<f64> {
+async fn signatures(alg: SigningAlg, threads: usize, duration: Duration) -> Result<Rate> {
     let (key, _) = SigningKey::generate(alg).map_err(|e| anyhow!("{alg:?} key: {e}"))?;
     let key = Arc::new(key);
     tokio::task::spawn_blocking(move || {
         let message = signing_input();
         let count = AtomicU64::new(0);
+        let cpu_start = own_cpu();
         let start = Instant::now();
         let deadline = start + duration;
         let failed = AtomicU64::new(0);
@@ -139,14 +170,19 @@ async fn signatures_per_second(alg: SigningAlg, threads: usize, duration: Durati
         if failed.load(Ordering::Relaxed) > 0 {
             return Err(anyhow!("{alg:?} signing failed"));
         }
-        Ok(count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+        let wall = start.elapsed();
+        Ok(rate(
+            count.load(Ordering::Relaxed),
+            wall,
+            own_cpu() - cpu_start,
+        ))
     })
     .await?
 }
 
 /// argon2id verifications per second through the server's `PasswordHasher` (a sign-in
 /// verifies one hash), at the parameters `ferriam serve` would load.
-async fn hashes_per_second(threads: usize, duration: Duration) -> Result<(f64, String)> {
+async fn hashes(threads: usize, duration: Duration) -> Result<(Rate, String)> {
     let config = ferriam::config::Config::load(None)?;
     let params = format!(
         "m={} KiB, t={}, p={}",
@@ -159,6 +195,7 @@ async fn hashes_per_second(threads: usize, duration: Duration) -> Result<(f64, S
     )?;
     let hash = hasher.hash(crate::http::PASSWORD.to_owned()).await?;
     // A hash takes tens of milliseconds: measure for at least a second.
+    let cpu_start = own_cpu();
     let start = Instant::now();
     let deadline = start + duration.max(Duration::from_secs(1));
     let mut tasks = Vec::new();
@@ -182,5 +219,6 @@ async fn hashes_per_second(threads: usize, duration: Duration) -> Result<(f64, S
     for t in tasks {
         total += t.await??;
     }
-    Ok((total as f64 / start.elapsed().as_secs_f64(), params))
+    let wall = start.elapsed();
+    Ok((rate(total, wall, own_cpu() - cpu_start), params))
 }

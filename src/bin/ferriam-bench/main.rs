@@ -195,6 +195,7 @@ async fn measure(
         usage: Usage::default(),
         limit: workload.limit(),
         adjacent_limit: None,
+        adjacent_cpu_limit: None,
     };
     let fail = |mut row: Row, what: &str, e: anyhow::Error| {
         row.sample.errors = 1;
@@ -216,7 +217,10 @@ async fn measure(
         },
     };
     if let Some((kind, _)) = workload.limit() {
-        row.adjacent_limit = limits::measure_one(kind, bench.limit_duration).await.ok();
+        if let Ok(rate) = limits::measure_one(kind, bench.limit_duration).await {
+            row.adjacent_limit = Some(rate.per_second);
+            row.adjacent_cpu_limit = Some(rate.per_cpu_second);
+        }
     }
     let meter = UsageMeter::start(tree);
     let sample = match (&wrk_request, &bench.wrk_scratch) {

@@ -18,6 +18,8 @@ pub struct Row {
     pub limit: Option<(LimitKind, f64)>,
     /// The limit (operations/s of its kind) measured right before this run.
     pub adjacent_limit: Option<f64>,
+    /// The same limit per CPU-second of the measuring threads.
+    pub adjacent_cpu_limit: Option<f64>,
 }
 
 impl Row {
@@ -29,13 +31,14 @@ impl Row {
         (allowed > 0.0).then(|| self.sample.rate() / allowed)
     }
 
-    /// Operations per server CPU-second as a fraction of what one thread's share of the limit
-    /// allows: the server's own efficiency, whatever CPU the load generator took.
+    /// Operations per server CPU-second as a fraction of the limit's operations per CPU-second:
+    /// the server's own efficiency, whatever CPU the load generator or others took.
     pub fn cpu_fraction(&self, limits: &Limits) -> Option<f64> {
         let (kind, units) = self.limit?;
-        let per_thread = self.adjacent_limit.unwrap_or_else(|| limits.get(kind))
-            / units
-            / limits.threads.max(1) as f64;
+        let per_cpu_second = self
+            .adjacent_cpu_limit
+            .unwrap_or_else(|| limits.get(kind) / limits.threads.max(1) as f64);
+        let per_thread = per_cpu_second / units;
         let cpu = self.usage.cpu_seconds;
         (per_thread > 0.0 && cpu > 0.0).then(|| self.sample.ops as f64 / cpu / per_thread)
     }
@@ -191,7 +194,7 @@ impl Report {
                 );
             }
         }
-        let _ = writeln!(s, "\n*Fraction of limit*: requests/s ÷ (the limit measured right before the run ÷ signatures or hashes per request); the load generator runs on the same cores, so this is what the whole machine delivers. *Per server CPU-second*: requests per CPU-second of the server ÷ one thread's share of that limit, i.e. the server's own efficiency whatever the load generator took.");
+        let _ = writeln!(s, "\n*Fraction of limit*: requests/s ÷ (the limit measured right before the run ÷ signatures or hashes per request); the load generator runs on the same cores, so this is what the whole machine delivers. *Per server CPU-second*: requests per CPU-second of the server ÷ the limit's operations per CPU-second of the measuring threads (÷ the same units), i.e. the server's own efficiency, whatever the load generator or other processes took.");
         let _ = writeln!(
             s,
             "\n## Limits (same crypto code, {} threads)\n",
