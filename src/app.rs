@@ -8,14 +8,15 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+use crate::clients::ClientCache;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::cpu_pool::CpuPool;
 use crate::pages::{Pages, STYLESHEET};
 use crate::password::PasswordHasher;
 use crate::store::Store;
 use crate::tokens::keys::KeyManager;
 use crate::web;
+use crate::workers::Workers;
 
 /// Everything a handler needs, cheap to clone.
 #[derive(Clone)]
@@ -29,13 +30,23 @@ pub struct AppState {
     /// HMAC key from which a rotated refresh token's successor is derived.
     pub refresh_key: Arc<[u8]>,
     pub clock: Arc<dyn Clock>,
+    /// Client registrations, refreshed within a second of any change.
+    pub clients: Arc<ClientCache>,
     /// Where tokens are signed, off the async runtime.
-    pub signer: CpuPool,
+    pub signer: Workers<()>,
 }
 
 impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// A client registration, normally from the cache.
+    pub async fn client(
+        &self,
+        client_id: &str,
+    ) -> crate::store::StoreResult<Option<Arc<crate::store::StoredClient>>> {
+        self.clients.get(self.store.as_ref(), client_id).await
     }
 
     /// Whether cookies must carry `Secure`: when the issuer is served over https.

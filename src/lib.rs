@@ -11,9 +11,9 @@
 //! The protocol rules themselves live in the `ferriam-protocol` crate, which does no I/O.
 
 pub mod app;
+pub mod clients;
 pub mod clock;
 pub mod config;
-pub mod cpu_pool;
 pub mod error;
 pub mod grants;
 pub mod pages;
@@ -23,6 +23,7 @@ pub mod store;
 pub mod testing;
 pub mod tokens;
 pub mod web;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -84,6 +85,8 @@ pub enum StartError {
     Key(#[from] tokens::keys::KeyError),
     #[error(transparent)]
     Hash(#[from] password::HashError),
+    #[error("cannot start the worker threads")]
+    Workers,
 }
 
 /// The server entry point, for the binary and for tests.
@@ -131,10 +134,14 @@ impl Server {
             passwords,
             refresh_key: refresh_key.into(),
             clock: clock.clone(),
-            signer: cpu_pool::CpuPool::per_core(),
+            clients: Arc::new(clients::ClientCache::default()),
+            signer: workers::Workers::start("ferriam-sign").map_err(|_| StartError::Workers)?,
             config: Arc::new(config),
         };
-        let background = vec![spawn_key_watch(state.clone()), spawn_purge(state.clone())];
+        let background = vec![
+            spawn_config_watch(state.clone()),
+            spawn_purge(state.clone()),
+        ];
         let (tx, rx) = oneshot::channel::<()>();
         let router = app::app(state);
         let handle = tokio::spawn(async move {
@@ -162,14 +169,17 @@ impl Server {
     }
 }
 
-/// Picks up keys rotated by the CLI or another node within a second.
-fn spawn_key_watch(state: AppState) -> JoinHandle<()> {
+/// Picks up keys and client registrations changed by the CLI or another node within a second.
+fn spawn_config_watch(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
             if let Err(e) = state.keys.refresh_if_changed(state.now()).await {
                 tracing::warn!(error = %e, "key reload failed");
+            }
+            if let Err(e) = state.clients.refresh_if_changed(state.store.as_ref()).await {
+                tracing::warn!(error = %e, "client registration reload failed");
             }
         }
     })

@@ -88,7 +88,7 @@ pub async fn mint(state: &AppState, m: Mint<'_>) -> Result<TokenResponse, AppErr
     });
     let (access_token, id_token) = state
         .signer
-        .run(move || -> Result<_, KeyError> {
+        .run(move |_| -> Result<_, KeyError> {
             let access_token = jwt::sign(&at_key, ACCESS_TOKEN_TYP, &access_claims)?;
             let id_token = match (id_key, id_claims) {
                 (Some(key), Some(mut claims)) => {

@@ -163,10 +163,13 @@ async fn users(store: &dyn Store) {
 }
 
 async fn clients(store: &dyn Store) {
+    let v0 = store.client_set_version().await.unwrap();
     store
         .create_client(&client("c1"), Some("hash1"), 1)
         .await
         .unwrap();
+    let v1 = store.client_set_version().await.unwrap();
+    assert_ne!(v0, v1, "creation changes the version");
     assert!(matches!(
         store.create_client(&client("c1"), None, 1).await,
         Err(StoreError::AlreadyExists(_))
@@ -175,6 +178,8 @@ async fn clients(store: &dyn Store) {
     assert_eq!(stored.client, client("c1"));
     assert_eq!(stored.secret_hash.as_deref(), Some("hash1"));
     assert!(store.set_client_secret("c1", "hash2").await.unwrap());
+    let v2 = store.client_set_version().await.unwrap();
+    assert_ne!(v1, v2, "a new secret changes the version");
     assert_eq!(
         store
             .client("c1")
@@ -194,7 +199,13 @@ async fn clients(store: &dyn Store) {
         "public clients have no secret"
     );
     assert_eq!(store.list_clients().await.unwrap().len(), 2);
+    let v3 = store.client_set_version().await.unwrap();
     assert!(store.delete_client("public").await.unwrap());
+    assert_ne!(
+        store.client_set_version().await.unwrap(),
+        v3,
+        "deletion changes the version"
+    );
     assert!(store.client("public").await.unwrap().is_none());
 }
 

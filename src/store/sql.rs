@@ -40,6 +40,20 @@ macro_rules! impl_sql_store {
             })
         }
 
+        /// Counts changes to the client registrations (see `ClientStore::client_set_version`).
+        async fn bump_client_version<'e, E>(executor: E) -> StoreResult<()>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES ('clients_version', '1') ON CONFLICT (name) \
+                 DO UPDATE SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT)",
+            )
+            .execute(executor)
+            .await?;
+            Ok(())
+        }
+
         const USER_COLUMNS: &str =
             "sub, username, password_hash, disabled, profile, created_at, updated_at";
 
@@ -194,7 +208,7 @@ macro_rules! impl_sql_store {
                             e.into()
                         }
                     })?;
-                Ok(())
+                bump_client_version(&self.pool).await
             }
 
             async fn client(&self, client_id: &str) -> StoreResult<Option<StoredClient>> {
@@ -230,6 +244,7 @@ macro_rules! impl_sql_store {
                     .bind(client_id)
                     .execute(&mut *tx)
                     .await?;
+                bump_client_version(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -240,7 +255,15 @@ macro_rules! impl_sql_store {
                     .bind(client_id)
                     .execute(&self.pool)
                     .await?;
+                bump_client_version(&self.pool).await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn client_set_version(&self) -> StoreResult<i64> {
+                let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE name = 'clients_version'")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
             }
         }
 

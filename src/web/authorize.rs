@@ -50,8 +50,8 @@ async fn handle(
             "The request names no client.",
         );
     };
-    let client = match state.store.client(client_id).await {
-        Ok(Some(stored)) => stored.client,
+    let client = match state.client(client_id).await {
+        Ok(Some(stored)) => stored.client.clone(),
         Ok(None) => {
             return state.pages.error(
                 StatusCode::BAD_REQUEST,

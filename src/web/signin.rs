@@ -50,10 +50,9 @@ async fn submitted(
 
 async fn client_name(state: &AppState, client_id: &str) -> Result<String, AppError> {
     Ok(state
-        .store
         .client(client_id)
         .await?
-        .map(|c| c.client.name)
+        .map(|c| c.client.name.clone())
         .unwrap_or_else(|| client_id.to_owned()))
 }
 

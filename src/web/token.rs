@@ -1,5 +1,7 @@
 //! `/token` (RFC 6749 §3.2): authenticates the client, then hands over to its grant.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -45,11 +47,10 @@ async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     params: &Params,
-) -> Result<StoredClient, TokenError> {
+) -> Result<Arc<StoredClient>, TokenError> {
     let presented = read_credentials(authorization(headers), params)?;
     let failed = || OAuthError::invalid_client("client authentication failed");
     let stored = state
-        .store
         .client(&presented.client_id)
         .await?
         .ok_or_else(failed)?;

@@ -6,6 +6,7 @@ mod harness;
 
 mod authorize_errors;
 mod browser;
+mod client_changes;
 mod code_flow;
 mod discovery;
 mod lockout;
