@@ -123,6 +123,24 @@ pub struct ClientCredentials {
     pub limit: Option<(LimitKind, f64)>,
 }
 
+/// A form POST to the token endpoint with the client's `Authorization` header.
+async fn post_token(
+    http: &reqwest::Client,
+    url: &str,
+    authorization: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(url)
+        .header(AUTHORIZATION, authorization)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body)
+        .send()
+        .await
+}
+
 struct ClientCredentialsStep {
     url: String,
     authorization: String,
@@ -131,16 +149,13 @@ struct ClientCredentialsStep {
 #[async_trait]
 impl Step for ClientCredentialsStep {
     async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
-        let response = http
-            .post(&self.url)
-            .header(AUTHORIZATION, &self.authorization)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(CLIENT_CREDENTIALS_BODY)
-            .send()
-            .await?;
+        let response = post_token(
+            http,
+            &self.url,
+            &self.authorization,
+            CLIENT_CREDENTIALS_BODY,
+        )
+        .await?;
         read_ok(response, b"\"access_token\"").await?;
         Ok(Outcome::Done)
     }
@@ -211,16 +226,7 @@ impl Step for CodeExchangeStep {
             .append_pair("redirect_uri", http::REDIRECT_URI)
             .append_pair("code_verifier", &pkce.verifier)
             .finish();
-        let response = http
-            .post(&self.url)
-            .header(AUTHORIZATION, &self.authorization)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body)
-            .send()
-            .await?;
+        let response = post_token(http, &self.url, &self.authorization, body).await?;
         read_ok(response, b"\"id_token\"").await?;
         Ok(Outcome::Done)
     }
@@ -276,16 +282,7 @@ struct RefreshStep {
 impl Step for RefreshStep {
     async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
         let body = format!("grant_type=refresh_token&refresh_token={}", self.token);
-        let response = http
-            .post(&self.url)
-            .header(AUTHORIZATION, &self.authorization)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body)
-            .send()
-            .await?;
+        let response = post_token(http, &self.url, &self.authorization, body).await?;
         let body = read_ok(response, b"").await?;
         let tokens: Tokens = serde_json::from_slice(body.as_ref())?;
         if tokens.id_token.is_none() {
