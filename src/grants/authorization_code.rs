@@ -42,9 +42,8 @@ pub async fn grant(
         }
     };
     check(&code.binding, &req, &client.client_id, now)?;
-    let user = match state.store.user_by_sub(&code.sub).await? {
-        Some(u) if !u.disabled => u,
-        _ => return Err(OAuthError::invalid_grant("the user is no longer active").into()),
+    let Some(user) = state.store.active_subject(&code.sub, None).await? else {
+        return Err(OAuthError::invalid_grant("the user is no longer active").into());
     };
     let scope = Scope::parse(&code.scope)?;
     let openid = scope.contains("openid");

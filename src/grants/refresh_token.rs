@@ -33,9 +33,8 @@ pub async fn grant(
     }
     let granted = Scope::parse(&record.scope)?;
     let scope = req.effective_scope(&granted)?;
-    let user = match state.store.user_by_sub(&record.sub).await? {
-        Some(u) if !u.disabled => u,
-        _ => return Err(invalid().into()),
+    let Some(user) = state.store.active_subject(&record.sub, None).await? else {
+        return Err(invalid().into());
     };
     let successor = opaque::derive(&state.refresh_key, &req.refresh_token);
     let successor_hash = opaque::hash(&successor);

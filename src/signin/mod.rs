@@ -45,10 +45,8 @@ pub async fn current_session(
     else {
         return Ok(None);
     };
-    Ok(match state.store.user_by_sub(&session.sub).await? {
-        Some(user) if !user.disabled => Some(SignedIn { session, user }),
-        _ => None,
-    })
+    let user = state.store.active_subject(&session.sub, None).await?;
+    Ok(user.map(|user| SignedIn { session, user }))
 }
 
 /// Continues a validated authorization request.
