@@ -65,6 +65,7 @@ pub async fn grant(
                 sid: code.sid.clone(),
                 expires_at: (now + ttl).min(family_expires_at),
                 family_expires_at,
+                issued_at: now,
                 rotated_at: None,
                 revoked: false,
             };

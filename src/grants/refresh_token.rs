@@ -43,6 +43,7 @@ pub async fn grant(
         .unwrap_or(state.config.refresh_token_ttl) as i64;
     let next = RefreshRecord {
         expires_at: (now + ttl).min(record.family_expires_at),
+        issued_at: now,
         rotated_at: None,
         revoked: false,
         ..record.clone()
@@ -50,7 +51,7 @@ pub async fn grant(
     let rotated_now = record.rotated_at.is_none()
         && state
             .store
-            .rotate_refresh(&old_hash, &successor_hash, &next, now)
+            .rotate_refresh(&old_hash, &successor_hash, &next)
             .await?;
     if !rotated_now {
         // Already rotated, by an earlier request or a concurrent one that just won.

@@ -71,6 +71,7 @@ fn refresh(grant_id: &str, expires_at: i64) -> RefreshRecord {
         sid: "sid".into(),
         expires_at,
         family_expires_at: expires_at + 100,
+        issued_at: 10,
         rotated_at: None,
         revoked: false,
     }
@@ -291,13 +292,24 @@ async fn refresh_tokens(store: &dyn Store) {
         .unwrap();
     let got = store.refresh("r1").await.unwrap().unwrap();
     assert_eq!(got, refresh("g1", 1000));
+    let issued_at = |t| RefreshRecord {
+        issued_at: t,
+        ..refresh("g1", 1000)
+    };
+    assert!(
+        !store
+            .rotate_refresh("unknown", "r9", &issued_at(20))
+            .await
+            .unwrap(),
+        "only stored tokens rotate"
+    );
     assert!(store
-        .rotate_refresh("r1", "r2", &refresh("g1", 1000), 20)
+        .rotate_refresh("r1", "r2", &issued_at(20))
         .await
         .unwrap());
     assert!(
         !store
-            .rotate_refresh("r1", "r3", &refresh("g1", 1000), 21)
+            .rotate_refresh("r1", "r3", &issued_at(21))
             .await
             .unwrap(),
         "rotates once"
@@ -308,7 +320,8 @@ async fn refresh_tokens(store: &dyn Store) {
     );
     assert_eq!(
         store.refresh("r1").await.unwrap().unwrap().rotated_at,
-        Some(20)
+        Some(20),
+        "rotated when the successor was issued"
     );
     assert!(store
         .refresh("r2")
@@ -347,7 +360,7 @@ async fn refresh_tokens(store: &dyn Store) {
     assert!(store.refresh("r2").await.unwrap().unwrap().revoked);
     assert!(
         !store
-            .rotate_refresh("r2", "r4", &refresh("g1", 1000), 22)
+            .rotate_refresh("r2", "r4", &issued_at(22))
             .await
             .unwrap(),
         "revoked tokens never rotate"

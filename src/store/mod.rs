@@ -129,14 +129,13 @@ pub trait GrantStore {
     async fn redeem_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeRedemption>;
     async fn save_refresh(&self, token_hash: &str, token: &RefreshRecord) -> StoreResult<()>;
     async fn refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>>;
-    /// Marks `old_hash` rotated and stores its successor in one transaction; false when another
-    /// request rotated it first.
+    /// Stores the successor of `old_hash`, which rotates it; false when another request rotated
+    /// it first, or when it is revoked or unknown.
     async fn rotate_refresh(
         &self,
         old_hash: &str,
         successor_hash: &str,
         successor: &RefreshRecord,
-        now: i64,
     ) -> StoreResult<bool>;
     /// Revokes a grant: its refresh tokens stop working and its access tokens are refused.
     async fn revoke_grant(&self, grant_id: &str, until: i64) -> StoreResult<()>;

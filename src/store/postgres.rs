@@ -6,6 +6,8 @@ use sqlx::PgPool;
 /// Store on a PostgreSQL database.
 pub struct PgStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL's row locks let writers run side by side.
+    writer: PgPool,
 }
 
 impl PgStore {
@@ -17,7 +19,10 @@ impl PgStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            writer: pool.clone(),
+            pool,
+        })
     }
 }
 

@@ -148,6 +148,10 @@ pub struct RefreshRecord {
     pub expires_at: i64,
     /// Absolute expiry of the whole family.
     pub family_expires_at: i64,
+    /// When this token was issued.
+    #[serde(skip)]
+    pub issued_at: i64,
+    /// When its successor was issued, if it has been rotated.
     #[serde(skip)]
     pub rotated_at: Option<i64>,
     #[serde(skip)]

@@ -2,7 +2,9 @@
 //! (`$N` placeholders, numbered in order of first use; `RETURNING`; `ON CONFLICT`), so the
 //! implementation is written once, as a macro instantiated for each pool type.
 
-/// Implements every store trait for `$store`, a struct with a `pool: sqlx::Pool<$db>` field.
+/// Implements every store trait for `$store`, a struct with two `sqlx::Pool<$db>` fields:
+/// `pool` for reads and `writer` for every statement that writes (and for reads that must see
+/// the write just made). A back end may make both the same pool.
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         use async_trait::async_trait;
@@ -63,11 +65,11 @@ macro_rules! impl_sql_store {
                 sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
                     .bind(name)
                     .bind(candidate)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
                     .bind(name)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.writer)
                     .await?)
             }
         }
@@ -86,7 +88,7 @@ macro_rules! impl_sql_store {
                 .bind(to_json(&user.profile)?)
                 .bind(user.created_at)
                 .bind(user.updated_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(|e| {
                     if is_unique_violation(&e) {
@@ -132,13 +134,13 @@ macro_rules! impl_sql_store {
                     .bind(disabled)
                     .bind(now)
                     .bind(sub)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 if disabled {
-                    sqlx::query("DELETE FROM sessions WHERE sub = $1").bind(sub).execute(&self.pool).await?;
+                    sqlx::query("DELETE FROM sessions WHERE sub = $1").bind(sub).execute(&self.writer).await?;
                     sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE sub = $1")
                         .bind(sub)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await?;
                 }
                 Ok(done.rows_affected() > 0)
@@ -149,7 +151,7 @@ macro_rules! impl_sql_store {
                     .bind(hash)
                     .bind(now)
                     .bind(sub)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -164,7 +166,7 @@ macro_rules! impl_sql_store {
                 .bind(locked_until)
                 .bind(sub)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await?;
                 Ok(reserved.is_some())
             }
@@ -172,13 +174,13 @@ macro_rules! impl_sql_store {
             async fn clear_login_failures(&self, sub: &str) -> StoreResult<()> {
                 sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE sub = $1")
                     .bind(sub)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
 
             async fn delete_user(&self, sub: &str) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 for table in ["sessions", "consents", "refresh_tokens"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE sub = $1"))
                         .bind(sub)
@@ -199,7 +201,7 @@ macro_rules! impl_sql_store {
                     .bind(secret_hash)
                     .bind(to_json(client)?)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(|e| {
                         if is_unique_violation(&e) {
@@ -208,7 +210,7 @@ macro_rules! impl_sql_store {
                             e.into()
                         }
                     })?;
-                bump_client_version(&self.pool).await
+                bump_client_version(&self.writer).await
             }
 
             async fn client(&self, client_id: &str) -> StoreResult<Option<StoredClient>> {
@@ -233,7 +235,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 for table in ["consents", "refresh_tokens"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE client_id = $1"))
                         .bind(client_id)
@@ -253,9 +255,9 @@ macro_rules! impl_sql_store {
                 let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2 AND secret_hash IS NOT NULL")
                     .bind(secret_hash)
                     .bind(client_id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
-                bump_client_version(&self.pool).await?;
+                bump_client_version(&self.writer).await?;
                 Ok(done.rows_affected() > 0)
             }
 
@@ -293,7 +295,7 @@ macro_rules! impl_sql_store {
                     .bind(&key.private_pkcs8)
                     .bind(key.created_at)
                     .bind(key.retired_at)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -302,7 +304,7 @@ macro_rules! impl_sql_store {
                 let done = sqlx::query("UPDATE keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL")
                     .bind(now)
                     .bind(kid)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -327,7 +329,7 @@ macro_rules! impl_sql_store {
                     .bind(s.auth_time)
                     .bind(to_json(&s.amr)?)
                     .bind(s.expires_at)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -351,7 +353,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.writer).await?;
                 Ok(())
             }
         }
@@ -366,7 +368,7 @@ macro_rules! impl_sql_store {
                 .bind(id_hash)
                 .bind(to_json(i)?)
                 .bind(i.expires_at)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
@@ -382,7 +384,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_interaction(&self, id_hash: &str) -> StoreResult<()> {
-                sqlx::query("DELETE FROM interactions WHERE id_hash = $1").bind(id_hash).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM interactions WHERE id_hash = $1").bind(id_hash).execute(&self.writer).await?;
                 Ok(())
             }
         }
@@ -406,7 +408,7 @@ macro_rules! impl_sql_store {
                 .bind(client_id)
                 .bind(scope)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
@@ -420,7 +422,7 @@ macro_rules! impl_sql_store {
                     .bind(&code.grant_id)
                     .bind(to_json(code)?)
                     .bind(code.binding.expires_at)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -431,7 +433,7 @@ macro_rules! impl_sql_store {
                 )
                 .bind(now)
                 .bind(code_hash)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await?;
                 if let Some(data) = fresh {
                     return Ok(CodeRedemption::Fresh(Box::new(from_json(&data)?)));
@@ -448,8 +450,8 @@ macro_rules! impl_sql_store {
 
             async fn save_refresh(&self, token_hash: &str, t: &RefreshRecord) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, sub, data, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, sub, data, expires_at, issued_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(token_hash)
                 .bind(&t.grant_id)
@@ -457,23 +459,28 @@ macro_rules! impl_sql_store {
                 .bind(&t.sub)
                 .bind(to_json(t)?)
                 .bind(t.expires_at)
-                .execute(&self.pool)
+                .bind(t.issued_at)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }
 
             async fn refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>> {
                 // A token of a revoked grant is revoked even if it was inserted after the
-                // revocation ran (a rotation or code exchange racing a replay).
+                // revocation ran (a rotation or code exchange racing a replay). A token is
+                // rotated when a successor names it as its parent.
                 let row = sqlx::query(
-                    "SELECT data, rotated_at, (revoked OR EXISTS (SELECT 1 FROM revoked_grants g \
-                     WHERE g.grant_id = refresh_tokens.grant_id)) AS revoked FROM refresh_tokens WHERE token_hash = $1",
+                    "SELECT r.data, r.issued_at, s.issued_at AS rotated_at, (r.revoked OR EXISTS \
+                     (SELECT 1 FROM revoked_grants g WHERE g.grant_id = r.grant_id)) AS revoked \
+                     FROM refresh_tokens r LEFT JOIN refresh_tokens s ON s.parent_hash = r.token_hash \
+                     WHERE r.token_hash = $1",
                 )
                     .bind(token_hash)
                     .fetch_optional(&self.pool)
                     .await?;
                 row.map(|r| {
                     let mut record: RefreshRecord = from_json(&r.try_get::<String, _>("data")?)?;
+                    record.issued_at = r.try_get("issued_at")?;
                     record.rotated_at = r.try_get("rotated_at")?;
                     record.revoked = r.try_get("revoked")?;
                     Ok(record)
@@ -486,38 +493,32 @@ macro_rules! impl_sql_store {
                 old_hash: &str,
                 successor_hash: &str,
                 successor: &RefreshRecord,
-                now: i64,
             ) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
+                // One statement: the unique index on parent_hash (and the primary key) make
+                // the second of two racing rotations insert nothing. The WHERE clause also
+                // keeps SQLite's upsert syntax unambiguous after INSERT … SELECT.
                 let done = sqlx::query(
-                    "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked = FALSE \
-                     AND NOT EXISTS (SELECT 1 FROM revoked_grants g WHERE g.grant_id = refresh_tokens.grant_id)",
-                )
-                .bind(now)
-                .bind(old_hash)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                sqlx::query(
-                    "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, sub, data, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO refresh_tokens (token_hash, parent_hash, grant_id, client_id, sub, data, expires_at, issued_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM refresh_tokens r \
+                     WHERE r.token_hash = $2 AND r.revoked = FALSE \
+                     AND NOT EXISTS (SELECT 1 FROM revoked_grants g WHERE g.grant_id = r.grant_id) \
+                     ON CONFLICT DO NOTHING",
                 )
                 .bind(successor_hash)
+                .bind(old_hash)
                 .bind(&successor.grant_id)
                 .bind(&successor.client_id)
                 .bind(&successor.sub)
                 .bind(to_json(successor)?)
                 .bind(successor.expires_at)
-                .execute(&mut *tx)
+                .bind(successor.issued_at)
+                .execute(&self.writer)
                 .await?;
-                tx.commit().await?;
-                Ok(true)
+                Ok(done.rows_affected() > 0)
             }
 
             async fn revoke_grant(&self, grant_id: &str, until: i64) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE grant_id = $1")
                     .bind(grant_id)
                     .execute(&mut *tx)
@@ -567,7 +568,7 @@ macro_rules! impl_sql_store {
                     ))
                     .bind(cutoff)
                     .bind(batch)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                     total += done.rows_affected();
                 }
