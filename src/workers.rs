@@ -41,6 +41,7 @@ impl<S: Default + 'static> Workers<S> {
             std::thread::Builder::new()
                 .name(format!("{name}-{i}"))
                 .spawn(move || {
+                    yield_to_requests();
                     let mut state = S::default();
                     while let Ok(job) = queue.recv() {
                         // A panicking job loses its answer (the caller gets WorkerError), not
@@ -65,6 +66,18 @@ impl<S: Default + 'static> Workers<S> {
         });
         self.jobs.send(job).map_err(|_| WorkerError)?;
         answer.await.map_err(|_| WorkerError)
+    }
+}
+
+/// Lowers the calling thread's priority (nice 10), so that when every core is busy the
+/// threads that answer requests (the runtime's, the database's) run as soon as they wake
+/// instead of waiting out a long signature or hash; the workers still get all the CPU nobody
+/// else wants. On Linux the nice value is per thread.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; `who = 0` is the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 

@@ -27,15 +27,14 @@ pub async fn grant(
     let now = state.now();
     let old_hash = opaque::hash(&req.refresh_token);
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
-    let record = state.store.refresh(&old_hash).await?.ok_or_else(invalid)?;
+    let (record, user) = state.store.refresh(&old_hash).await?.ok_or_else(invalid)?;
     if record.client_id != client.client_id || record.revoked || now >= record.expires_at {
         return Err(invalid().into());
     }
     let granted = Scope::parse(&record.scope)?;
     let scope = req.effective_scope(&granted)?;
-    let Some(user) = state.store.active_subject(&record.sub, None).await? else {
-        return Err(invalid().into());
-    };
+    // The user must still exist and be enabled.
+    let user = user.ok_or_else(invalid)?;
     let successor = opaque::derive(&state.refresh_key, &req.refresh_token);
     let successor_hash = opaque::hash(&successor);
     let ttl = client
@@ -55,13 +54,13 @@ pub async fn grant(
             .await?;
     if !rotated_now {
         // Already rotated, by an earlier request or a concurrent one that just won.
-        let current = state.store.refresh(&old_hash).await?.ok_or_else(invalid)?;
+        let (current, _) = state.store.refresh(&old_hash).await?.ok_or_else(invalid)?;
         let rotated_at = current.rotated_at.unwrap_or(now);
         let successor_alive = state
             .store
             .refresh(&successor_hash)
             .await?
-            .is_some_and(|s| s.rotated_at.is_none() && !s.revoked);
+            .is_some_and(|(s, _)| s.rotated_at.is_none() && !s.revoked);
         let within_grace = now - rotated_at <= state.config.refresh_grace_period as i64;
         if current.revoked || !within_grace || !successor_alive {
             state

@@ -290,8 +290,9 @@ async fn refresh_tokens(store: &dyn Store) {
         .save_refresh("r1", &refresh("g1", 1000))
         .await
         .unwrap();
-    let got = store.refresh("r1").await.unwrap().unwrap();
+    let (got, user) = store.refresh("r1").await.unwrap().unwrap();
     assert_eq!(got, refresh("g1", 1000));
+    assert_eq!(user.unwrap().sub, "u1", "the token's user comes along");
     let issued_at = |t| RefreshRecord {
         issued_at: t,
         ..refresh("g1", 1000)
@@ -319,7 +320,7 @@ async fn refresh_tokens(store: &dyn Store) {
         "a lost rotation stores nothing"
     );
     assert_eq!(
-        store.refresh("r1").await.unwrap().unwrap().rotated_at,
+        store.refresh("r1").await.unwrap().unwrap().0.rotated_at,
         Some(20),
         "rotated when the successor was issued"
     );
@@ -328,6 +329,7 @@ async fn refresh_tokens(store: &dyn Store) {
         .await
         .unwrap()
         .unwrap()
+        .0
         .rotated_at
         .is_none());
     assert_eq!(
@@ -357,7 +359,7 @@ async fn refresh_tokens(store: &dyn Store) {
         .await
         .unwrap()
         .is_none());
-    assert!(store.refresh("r2").await.unwrap().unwrap().revoked);
+    assert!(store.refresh("r2").await.unwrap().unwrap().0.revoked);
     assert!(
         !store
             .rotate_refresh("r2", "r4", &issued_at(22))
@@ -365,6 +367,12 @@ async fn refresh_tokens(store: &dyn Store) {
             .unwrap(),
         "revoked tokens never rotate"
     );
+    store.set_user_disabled("u1", true, 30).await.unwrap();
+    assert!(
+        store.refresh("r2").await.unwrap().unwrap().1.is_none(),
+        "a disabled user does not come along"
+    );
+    store.set_user_disabled("u1", false, 31).await.unwrap();
 }
 
 async fn purge_and_settings(store: &dyn Store) {

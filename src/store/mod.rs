@@ -128,7 +128,9 @@ pub trait GrantStore {
     /// Marks the code used, atomically: only the first redemption gets `Fresh`.
     async fn redeem_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeRedemption>;
     async fn save_refresh(&self, token_hash: &str, token: &RefreshRecord) -> StoreResult<()>;
-    async fn refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>>;
+    /// A refresh token, with its user if that user exists and is enabled, in one round trip.
+    async fn refresh(&self, token_hash: &str)
+        -> StoreResult<Option<(RefreshRecord, Option<User>)>>;
     /// Stores the successor of `old_hash`, which rotates it; false when another request rotated
     /// it first, or when it is revoked or unknown.
     async fn rotate_refresh(

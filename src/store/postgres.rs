@@ -1,13 +1,12 @@
 //! The PostgreSQL back end, for several nodes sharing one database.
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres};
 
 /// Store on a PostgreSQL database.
 pub struct PgStore {
     pool: PgPool,
-    /// The same pool: PostgreSQL's row locks let writers run side by side.
-    writer: PgPool,
 }
 
 impl PgStore {
@@ -19,10 +18,12 @@ impl PgStore {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self {
-            writer: pool.clone(),
-            pool,
-        })
+        Ok(Self { pool })
+    }
+
+    /// Any pooled connection: PostgreSQL's row locks let writers run side by side.
+    async fn writer(&self) -> Result<PoolConnection<Postgres>, super::StoreError> {
+        Ok(self.pool.acquire().await?)
     }
 }
 

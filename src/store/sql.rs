@@ -2,9 +2,9 @@
 //! (`$N` placeholders, numbered in order of first use; `RETURNING`; `ON CONFLICT`), so the
 //! implementation is written once, as a macro instantiated for each pool type.
 
-/// Implements every store trait for `$store`, a struct with two `sqlx::Pool<$db>` fields:
-/// `pool` for reads and `writer` for every statement that writes (and for reads that must see
-/// the write just made). A back end may make both the same pool.
+/// Implements every store trait for `$store`, a struct with a `pool: sqlx::Pool<$db>` field for
+/// reads and a `writer()` method giving the connection for every statement that writes (and
+/// for reads that must see the write just made).
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         use async_trait::async_trait;
@@ -58,6 +58,9 @@ macro_rules! impl_sql_store {
 
         const USER_COLUMNS: &str =
             "sub, username, password_hash, disabled, profile, created_at, updated_at";
+        /// The same, from a join where the users table is `u`.
+        const USER_COLUMNS_U: &str =
+            "u.sub, u.username, u.password_hash, u.disabled, u.profile, u.created_at, u.updated_at";
 
         #[async_trait]
         impl SettingsStore for $store {
@@ -65,11 +68,11 @@ macro_rules! impl_sql_store {
                 sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
                     .bind(name)
                     .bind(candidate)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await?;
                 Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
                     .bind(name)
-                    .fetch_one(&self.writer)
+                    .fetch_one(&mut *self.writer().await?)
                     .await?)
             }
         }
@@ -88,7 +91,7 @@ macro_rules! impl_sql_store {
                 .bind(to_json(&user.profile)?)
                 .bind(user.created_at)
                 .bind(user.updated_at)
-                .execute(&self.writer)
+                .execute(&mut *self.writer().await?)
                 .await
                 .map_err(|e| {
                     if is_unique_violation(&e) {
@@ -134,13 +137,13 @@ macro_rules! impl_sql_store {
                     .bind(disabled)
                     .bind(now)
                     .bind(sub)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await?;
                 if disabled {
-                    sqlx::query("DELETE FROM sessions WHERE sub = $1").bind(sub).execute(&self.writer).await?;
+                    sqlx::query("DELETE FROM sessions WHERE sub = $1").bind(sub).execute(&mut *self.writer().await?).await?;
                     sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE sub = $1")
                         .bind(sub)
-                        .execute(&self.writer)
+                        .execute(&mut *self.writer().await?)
                         .await?;
                 }
                 Ok(done.rows_affected() > 0)
@@ -151,7 +154,7 @@ macro_rules! impl_sql_store {
                     .bind(hash)
                     .bind(now)
                     .bind(sub)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -166,7 +169,7 @@ macro_rules! impl_sql_store {
                 .bind(locked_until)
                 .bind(sub)
                 .bind(now)
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *self.writer().await?)
                 .await?;
                 Ok(reserved.is_some())
             }
@@ -174,13 +177,14 @@ macro_rules! impl_sql_store {
             async fn clear_login_failures(&self, sub: &str) -> StoreResult<()> {
                 sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE sub = $1")
                     .bind(sub)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await?;
                 Ok(())
             }
 
             async fn delete_user(&self, sub: &str) -> StoreResult<bool> {
-                let mut tx = self.writer.begin().await?;
+                let mut writer = self.writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
                 for table in ["sessions", "consents", "refresh_tokens"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE sub = $1"))
                         .bind(sub)
@@ -201,7 +205,7 @@ macro_rules! impl_sql_store {
                     .bind(secret_hash)
                     .bind(to_json(client)?)
                     .bind(now)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await
                     .map_err(|e| {
                         if is_unique_violation(&e) {
@@ -210,7 +214,7 @@ macro_rules! impl_sql_store {
                             e.into()
                         }
                     })?;
-                bump_client_version(&self.writer).await
+                bump_client_version(&mut *self.writer().await?).await
             }
 
             async fn client(&self, client_id: &str) -> StoreResult<Option<StoredClient>> {
@@ -235,7 +239,8 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-                let mut tx = self.writer.begin().await?;
+                let mut writer = self.writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
                 for table in ["consents", "refresh_tokens"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE client_id = $1"))
                         .bind(client_id)
@@ -255,9 +260,9 @@ macro_rules! impl_sql_store {
                 let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2 AND secret_hash IS NOT NULL")
                     .bind(secret_hash)
                     .bind(client_id)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await?;
-                bump_client_version(&self.writer).await?;
+                bump_client_version(&mut *self.writer().await?).await?;
                 Ok(done.rows_affected() > 0)
             }
 
@@ -295,7 +300,7 @@ macro_rules! impl_sql_store {
                     .bind(&key.private_pkcs8)
                     .bind(key.created_at)
                     .bind(key.retired_at)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await?;
                 Ok(())
             }
@@ -304,7 +309,7 @@ macro_rules! impl_sql_store {
                 let done = sqlx::query("UPDATE keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL")
                     .bind(now)
                     .bind(kid)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -329,7 +334,7 @@ macro_rules! impl_sql_store {
                     .bind(s.auth_time)
                     .bind(to_json(&s.amr)?)
                     .bind(s.expires_at)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await?;
                 Ok(())
             }
@@ -353,7 +358,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&self.writer).await?;
+                sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&mut *self.writer().await?).await?;
                 Ok(())
             }
         }
@@ -368,7 +373,7 @@ macro_rules! impl_sql_store {
                 .bind(id_hash)
                 .bind(to_json(i)?)
                 .bind(i.expires_at)
-                .execute(&self.writer)
+                .execute(&mut *self.writer().await?)
                 .await?;
                 Ok(())
             }
@@ -384,7 +389,7 @@ macro_rules! impl_sql_store {
             }
 
             async fn delete_interaction(&self, id_hash: &str) -> StoreResult<()> {
-                sqlx::query("DELETE FROM interactions WHERE id_hash = $1").bind(id_hash).execute(&self.writer).await?;
+                sqlx::query("DELETE FROM interactions WHERE id_hash = $1").bind(id_hash).execute(&mut *self.writer().await?).await?;
                 Ok(())
             }
         }
@@ -408,7 +413,7 @@ macro_rules! impl_sql_store {
                 .bind(client_id)
                 .bind(scope)
                 .bind(now)
-                .execute(&self.writer)
+                .execute(&mut *self.writer().await?)
                 .await?;
                 Ok(())
             }
@@ -422,7 +427,7 @@ macro_rules! impl_sql_store {
                     .bind(&code.grant_id)
                     .bind(to_json(code)?)
                     .bind(code.binding.expires_at)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await?;
                 Ok(())
             }
@@ -433,7 +438,7 @@ macro_rules! impl_sql_store {
                 )
                 .bind(now)
                 .bind(code_hash)
-                .fetch_optional(&self.writer)
+                .fetch_optional(&mut *self.writer().await?)
                 .await?;
                 if let Some(data) = fresh {
                     return Ok(CodeRedemption::Fresh(Box::new(from_json(&data)?)));
@@ -460,21 +465,22 @@ macro_rules! impl_sql_store {
                 .bind(to_json(t)?)
                 .bind(t.expires_at)
                 .bind(t.issued_at)
-                .execute(&self.writer)
+                .execute(&mut *self.writer().await?)
                 .await?;
                 Ok(())
             }
 
-            async fn refresh(&self, token_hash: &str) -> StoreResult<Option<RefreshRecord>> {
+            async fn refresh(&self, token_hash: &str) -> StoreResult<Option<(RefreshRecord, Option<User>)>> {
                 // A token of a revoked grant is revoked even if it was inserted after the
                 // revocation ran (a rotation or code exchange racing a replay). A token is
                 // rotated when a successor names it as its parent.
-                let row = sqlx::query(
+                let row = sqlx::query(&format!(
                     "SELECT r.data, r.issued_at, s.issued_at AS rotated_at, (r.revoked OR EXISTS \
-                     (SELECT 1 FROM revoked_grants g WHERE g.grant_id = r.grant_id)) AS revoked \
+                     (SELECT 1 FROM revoked_grants g WHERE g.grant_id = r.grant_id)) AS revoked, {USER_COLUMNS_U} \
                      FROM refresh_tokens r LEFT JOIN refresh_tokens s ON s.parent_hash = r.token_hash \
+                     LEFT JOIN users u ON u.sub = r.sub AND u.disabled = FALSE \
                      WHERE r.token_hash = $1",
-                )
+                ))
                     .bind(token_hash)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -483,7 +489,11 @@ macro_rules! impl_sql_store {
                     record.issued_at = r.try_get("issued_at")?;
                     record.rotated_at = r.try_get("rotated_at")?;
                     record.revoked = r.try_get("revoked")?;
-                    Ok(record)
+                    let user = match r.try_get::<Option<String>, _>("sub")? {
+                        Some(_) => Some(user_from_row(&r)?),
+                        None => None,
+                    };
+                    Ok((record, user))
                 })
                 .transpose()
             }
@@ -512,13 +522,14 @@ macro_rules! impl_sql_store {
                 .bind(to_json(successor)?)
                 .bind(successor.expires_at)
                 .bind(successor.issued_at)
-                .execute(&self.writer)
+                .execute(&mut *self.writer().await?)
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
 
             async fn revoke_grant(&self, grant_id: &str, until: i64) -> StoreResult<()> {
-                let mut tx = self.writer.begin().await?;
+                let mut writer = self.writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
                 sqlx::query("UPDATE refresh_tokens SET revoked = TRUE WHERE grant_id = $1")
                     .bind(grant_id)
                     .execute(&mut *tx)
@@ -568,7 +579,7 @@ macro_rules! impl_sql_store {
                     ))
                     .bind(cutoff)
                     .bind(batch)
-                    .execute(&self.writer)
+                    .execute(&mut *self.writer().await?)
                     .await?;
                     total += done.rows_affected();
                 }

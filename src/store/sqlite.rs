@@ -3,21 +3,22 @@
 //! SQLite lets one connection write at a time. Writers that race each other for that lock do
 //! not queue: the losers sleep in SQLite's busy handler (1, 2, 5, 10… ms) and retry, which
 //! under load turns into tens of milliseconds of tail latency. So every write goes through one
-//! dedicated connection (a pool of one, whose waiters queue in order) and reads use a pool of
-//! read-only connections, which WAL never blocks.
+//! dedicated connection behind an async mutex (waiters queue in order, and each hand-over is
+//! one wake-up) and reads use a pool of read-only connections, which WAL never blocks.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
+use tokio::sync::{Mutex, MutexGuard};
 
 /// Store on an SQLite database file.
 pub struct SqliteStore {
     /// Read-only connections.
     pool: SqlitePool,
     /// The one connection that writes.
-    writer: SqlitePool,
+    writer: Mutex<SqliteConnection>,
 }
 
 impl SqliteStore {
@@ -39,16 +40,23 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
+        let mut writer = options.connect().await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&mut writer)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { pool, writer })
+        Ok(Self {
+            pool,
+            writer: Mutex::new(writer),
+        })
+    }
+
+    /// The writing connection, once the writes queued before this one are done.
+    async fn writer(&self) -> Result<MutexGuard<'_, SqliteConnection>, super::StoreError> {
+        Ok(self.writer.lock().await)
     }
 }
 
