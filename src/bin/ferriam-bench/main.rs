@@ -9,7 +9,7 @@
 //! helpers), [`driver`] (the load generator), [`workloads`] (the workload table), [`limits`]
 //! (signatures and hashes per second), [`procfs`] (CPU and RSS), [`wrk`] (the C load
 //! generator for single-endpoint workloads), [`peer`]
-//! (node-oidc-provider), [`report`] (markdown and summary).
+//! (node-oidc-provider), [`redis`] (the peer's store), [`report`] (markdown and summary).
 
 mod driver;
 mod http;
@@ -17,6 +17,7 @@ mod limits;
 mod options;
 mod peer;
 mod procfs;
+mod redis;
 mod report;
 mod seed;
 mod server;
@@ -25,6 +26,7 @@ mod wrk;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -35,7 +37,7 @@ use crate::options::Options;
 use crate::procfs::{Usage, UsageMeter};
 use crate::report::{Comparison, Report, Row, ServerFigures};
 use crate::server::{Database, Ferriam};
-use crate::workloads::{ClientCredentials, Plan, Workload};
+use crate::workloads::{AccessTokens, ClientCredentials, Plan, Userinfo, Workload};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -274,7 +276,12 @@ async fn run_database(
         }
     }
     if with_peer {
-        if let Err(e) = run_peer(bench, &server, &seed, limits, out_dir, report).await {
+        let ferriam = Paired {
+            server: &server,
+            seed: &seed,
+            codes: &codes,
+        };
+        if let Err(e) = run_peer(bench, &ferriam, limits, out_dir, report).await {
             report
                 .notes
                 .push(format!("The peer comparison failed: {e:#}"));
@@ -306,12 +313,21 @@ async fn warm_up(workloads: &[Box<dyn Workload>], duration: Duration) {
     }
 }
 
-/// client_credentials RS256 and ES256 against node-oidc-provider, each right after the same
-/// workload against Ferriam.
+/// What the peer pairs need of the Ferriam under measurement.
+struct Paired<'a> {
+    server: &'a Ferriam,
+    seed: &'a seed::Seed,
+    codes: &'a Arc<seed::CodeFactory>,
+}
+
+/// The name of the userinfo pair in the comparison table.
+const USERINFO_PAIR: &str = "userinfo (Ferriam: JWT; peer: opaque, in Redis)";
+
+/// client_credentials RS256 and ES256, then userinfo (each side with its own access-token
+/// format), against node-oidc-provider, each right after the same workload against Ferriam.
 async fn run_peer(
     bench: &Bench<'_>,
-    server: &Ferriam,
-    seed: &seed::Seed,
+    ferriam: &Paired<'_>,
     limits: &Limits,
     out_dir: &Path,
     report: &mut Report,
@@ -320,81 +336,164 @@ async fn run_peer(
     let dir = peer::peer_dir(out_dir);
     peer::install(&dir).await?;
     let workers = limits::cores();
+    let userinfo_tokens = if options.selected(USERINFO_PAIR) {
+        options.concurrencies().into_iter().max().unwrap_or(1)
+    } else {
+        0
+    };
     eprintln!("==> node-oidc-provider with {workers} workers");
-    let peer = peer::Peer::start(&dir, workers, &out_dir.join("peer.log")).await?;
+    let peer = peer::Peer::start(&dir, workers, &out_dir.join("peer.log"), userinfo_tokens).await?;
     let peer_label = format!("node-oidc-provider {}", peer.version);
+    let store = if peer.userinfo.is_ok() {
+        ", opaque userinfo access tokens and their grants in Redis, accounts answered from memory"
+    } else {
+        ""
+    };
     report.peer = Some(format!(
-        "{peer_label} (node {}, {} cluster workers, JWT access tokens for a resource indicator)",
+        "{peer_label} (node {}, {} cluster workers, JWT access tokens for a resource indicator{store})",
         node_version().await,
         peer.workers
     ));
     tokio::time::sleep(Duration::from_secs(1)).await;
     report.peer_idle_kb = Some(peer.tree().rss_kb());
-    let duration = options.workload_duration();
-    let ferriam_label = "Ferriam (paired)".to_owned();
+    let pairs = Pairs {
+        bench,
+        ferriam: ferriam.server,
+        peer: &peer,
+        peer_label: &peer_label,
+        limits,
+    };
     let result = async {
         for (alg, kind) in [("RS256", LimitKind::Rs256), ("ES256", LimitKind::Es256)] {
             let name = format!("client_credentials {alg}");
-            let ferriam_client = seed.cc_client(alg);
-            let ours = ClientCredentials {
-                name: name.clone(),
-                token_url: format!("{}/token", server.issuer),
-                authorization: http::basic(&ferriam_client.id, &ferriam_client.secret),
-                limit: Some((kind, 1.0)),
-            };
-            let peer_client = peer
-                .clients
-                .iter()
-                .find(|(a, _)| a == alg)
-                .map(|(_, c)| c.clone())
-                .context("peer client missing")?;
-            let theirs = ClientCredentials {
-                name: name.clone(),
-                token_url: peer.token_url(),
-                authorization: http::basic(&peer_client.id, &peer_client.secret),
-                limit: Some((kind, 1.0)),
-            };
-            // The peer warms up too (V8 compiles its hot paths first).
-            if let Ok(steps) = theirs
-                .prepare(&Plan {
-                    concurrency: 8,
-                    duration,
-                    limit_rate: 0.0,
-                })
-                .await
-            {
-                let _ = driver::drive(steps, options.warmup()).await;
+            if options.selected(&name) {
+                let (ours, theirs) = client_credentials_pair(ferriam, &peer, &name, alg, kind)?;
+                pairs.run(&name, &ours, &theirs, report).await;
             }
-            for &c in &options.concurrencies() {
-                let a = measure(bench, &ours, &ferriam_label, server.tree(), c, limits).await;
-                let b = measure(bench, &theirs, &peer_label, peer.tree(), c, limits).await;
-                report.comparisons.push(Comparison {
-                    workload: name.clone(),
-                    concurrency: c,
-                    ferriam: (
-                        a.sample.rate(),
-                        a.sample.percentile_ms(99.0),
-                        a.usage.peak_rss_kb,
-                    ),
-                    peer: (
-                        b.sample.rate(),
-                        b.sample.percentile_ms(99.0),
-                        b.usage.peak_rss_kb,
-                    ),
-                });
-                report.rows.push(a);
-                report.rows.push(b);
+        }
+        if options.selected(USERINFO_PAIR) {
+            match &peer.userinfo {
+                Ok(userinfo) => {
+                    let ours = Userinfo::ferriam(&ferriam.server.issuer, ferriam.codes);
+                    let theirs = Userinfo {
+                        name: "userinfo (opaque access token, Redis)".into(),
+                        url: userinfo.url.clone(),
+                        tokens: AccessTokens::Given(userinfo.tokens.clone()),
+                    };
+                    pairs.run(USERINFO_PAIR, &ours, &theirs, report).await;
+                    report.notes.push(
+                        "The peer's userinfo figures leave out redis-server's own CPU and memory (a separate process); each of the peer's userinfo requests reads the access token and its grant from Redis.".into(),
+                    );
+                }
+                Err(why) => report
+                    .notes
+                    .push(format!("The peer's userinfo workload was not run: {why}.")),
             }
         }
         Ok::<_, anyhow::Error>(())
     }
     .await;
-    report.notes.push(
-        "The peer's userinfo workload is not run: node-oidc-provider keeps its opaque userinfo access tokens in its adapter, which is per process with the default in-memory adapter, so a multi-worker cluster would need a shared store (Redis) for it.".into(),
-    );
     let stopped = peer.stop().await;
     result?;
     stopped
+}
+
+/// The client_credentials workload of one algorithm at Ferriam and at the peer.
+fn client_credentials_pair(
+    ferriam: &Paired<'_>,
+    peer: &peer::Peer,
+    name: &str,
+    alg: &str,
+    kind: LimitKind,
+) -> Result<(ClientCredentials, ClientCredentials)> {
+    let ferriam_client = ferriam.seed.cc_client(alg);
+    let ours = ClientCredentials {
+        name: name.to_owned(),
+        token_url: format!("{}/token", ferriam.server.issuer),
+        authorization: http::basic(&ferriam_client.id, &ferriam_client.secret),
+        limit: Some((kind, 1.0)),
+    };
+    let peer_client = peer
+        .clients
+        .iter()
+        .find(|(a, _)| a == alg)
+        .map(|(_, c)| c.clone())
+        .context("peer client missing")?;
+    let theirs = ClientCredentials {
+        name: name.to_owned(),
+        token_url: peer.token_url(),
+        authorization: http::basic(&peer_client.id, &peer_client.secret),
+        limit: Some((kind, 1.0)),
+    };
+    Ok((ours, theirs))
+}
+
+/// Runs one workload at Ferriam and then at the peer, back to back at each concurrency.
+struct Pairs<'a> {
+    bench: &'a Bench<'a>,
+    ferriam: &'a Ferriam,
+    peer: &'a peer::Peer,
+    peer_label: &'a str,
+    limits: &'a Limits,
+}
+
+impl Pairs<'_> {
+    /// Warms the peer up on `theirs`, then measures both at each concurrency, adding the rows
+    /// and one comparison named `name` per concurrency to the report.
+    async fn run(
+        &self,
+        name: &str,
+        ours: &dyn Workload,
+        theirs: &dyn Workload,
+        report: &mut Report,
+    ) {
+        let options = self.bench.options;
+        // The peer warms up too (V8 compiles its hot paths first).
+        let plan = Plan {
+            concurrency: 8,
+            duration: options.workload_duration(),
+            limit_rate: 0.0,
+        };
+        if let Ok(steps) = theirs.prepare(&plan).await {
+            let _ = driver::drive(steps, options.warmup()).await;
+        }
+        for &c in &options.concurrencies() {
+            let a = measure(
+                self.bench,
+                ours,
+                "Ferriam (paired)",
+                self.ferriam.tree(),
+                c,
+                self.limits,
+            )
+            .await;
+            let b = measure(
+                self.bench,
+                theirs,
+                self.peer_label,
+                self.peer.tree(),
+                c,
+                self.limits,
+            )
+            .await;
+            report.comparisons.push(Comparison {
+                workload: name.to_owned(),
+                concurrency: c,
+                ferriam: (
+                    a.sample.rate(),
+                    a.sample.percentile_ms(99.0),
+                    a.usage.peak_rss_kb,
+                ),
+                peer: (
+                    b.sample.rate(),
+                    b.sample.percentile_ms(99.0),
+                    b.usage.peak_rss_kb,
+                ),
+            });
+            report.rows.push(a);
+            report.rows.push(b);
+        }
+    }
 }
 
 async fn node_version() -> String {

@@ -19,8 +19,9 @@ pub struct Options {
     /// postgres://postgres@127.0.0.1:5432/test), in a fresh schema dropped afterwards.
     #[arg(long)]
     pub postgres: bool,
-    /// Also run the client_credentials workloads against node-oidc-provider (installed with npm
-    /// under target/bench/peer on first use).
+    /// Also run the client_credentials and userinfo workloads against node-oidc-provider
+    /// (installed with npm under target/bench/peer on first use; userinfo needs Redis on
+    /// 127.0.0.1:6379, or FERRIAM_BENCH_REDIS=host:port, for the peer's tokens).
     #[arg(long)]
     pub peer: bool,
     /// Smoke mode for CI: a few seconds per workload at one concurrency; exits non-zero if any

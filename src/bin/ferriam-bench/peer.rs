@@ -1,29 +1,43 @@
-//! The peer: node-oidc-provider (npm `oidc-provider`, version 9), installed with npm under
-//! target/bench/peer on first use and run with one node:cluster worker per core, configured
-//! with JWT access tokens for a default resource indicator signed RS256 or ES256.
+//! The peer: node-oidc-provider (npm `oidc-provider`, version 9, with `ioredis`), installed
+//! with npm under target/bench/peer on first use and run with one node:cluster worker per core,
+//! configured with JWT access tokens for a default resource indicator signed RS256 or ES256.
+//! When Redis answers, the peer keeps its models there (under a prefix of its own, deleted when
+//! it stops) and mints opaque userinfo access tokens at start, so every worker accepts them.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 
 use crate::procfs::ProcTree;
+use crate::redis::Redis;
 use crate::seed::ClientCreds;
 
 /// The provider script, written next to the installed package.
 const PROVIDER_JS: &str = include_str!("provider.mjs");
 
-/// Installs `oidc-provider@9` into `dir` unless it is already there.
+/// The npm packages the provider script needs: the peer itself and its Redis client.
+const PACKAGES: [(&str, &str); 2] = [("oidc-provider", "9"), ("ioredis", "5")];
+
+/// Installs whichever of [`PACKAGES`] is not yet in `dir`.
 pub async fn install(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     std::fs::write(dir.join("provider.mjs"), PROVIDER_JS)?;
-    if dir
-        .join("node_modules/oidc-provider/package.json")
-        .is_file()
-    {
+    let missing: Vec<String> = PACKAGES
+        .iter()
+        .filter(|(name, _)| {
+            !dir.join("node_modules")
+                .join(name)
+                .join("package.json")
+                .is_file()
+        })
+        .map(|(name, version)| format!("{name}@{version}"))
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
     let package = dir.join("package.json");
@@ -33,12 +47,11 @@ pub async fn install(dir: &Path) -> Result<()> {
             r#"{"name":"ferriam-bench-peer","private":true,"type":"module"}"#,
         )?;
     }
-    eprintln!(
-        "==> installing oidc-provider@9 with npm into {}",
-        dir.display()
-    );
+    let label = missing.join(" ");
+    eprintln!("==> installing {label} with npm into {}", dir.display());
     let mut child = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "oidc-provider@9"])
+        .args(["install", "--no-audit", "--no-fund"])
+        .args(&missing)
         .current_dir(dir)
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -48,9 +61,23 @@ pub async fn install(dir: &Path) -> Result<()> {
         .await
         .map_err(|_| anyhow!("npm install did not finish within 10 minutes"))??;
     if !status.success() {
-        bail!("npm install oidc-provider@9 failed ({status})");
+        bail!("npm install {label} failed ({status})");
     }
     Ok(())
+}
+
+/// What the peer's userinfo workload needs: the peer's userinfo endpoint (from its discovery
+/// document) and the opaque access tokens it minted at start, one per task.
+#[derive(Clone, Debug)]
+pub struct PeerUserinfo {
+    pub url: String,
+    pub tokens: Vec<String>,
+}
+
+/// Where the peer keeps its models: Redis, under a key prefix of this run's own.
+struct Store {
+    addr: String,
+    prefix: String,
 }
 
 /// A running node-oidc-provider.
@@ -63,6 +90,18 @@ pub struct Peer {
     pub version: String,
     /// One client per access-token algorithm (RS256, ES256), sharing a secret.
     pub clients: Vec<(String, ClientCreds)>,
+    /// The userinfo endpoint and tokens, or why the peer has none (no Redis, ...).
+    pub userinfo: std::result::Result<PeerUserinfo, String>,
+    /// Set when the peer's models are in Redis (its keys are deleted when it stops).
+    store: Option<Store>,
+}
+
+/// The line the provider script prints once every worker listens.
+#[derive(Deserialize)]
+struct ReadyLine {
+    #[serde(default)]
+    userinfo_tokens: Vec<String>,
+    userinfo_error: Option<String>,
 }
 
 fn free_port() -> Result<u16> {
@@ -70,19 +109,74 @@ fn free_port() -> Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+impl Store {
+    /// Points the provider script at this store and asks it for `userinfo_tokens` tokens.
+    fn configure(&self, command: &mut Command, userinfo_tokens: usize) {
+        command
+            .env("PEER_REDIS_URL", format!("redis://{}", self.addr))
+            .env("PEER_REDIS_PREFIX", &self.prefix)
+            .env("PEER_REDIRECT_URI", crate::http::REDIRECT_URI)
+            .env("PEER_USERINFO_TOKENS", userinfo_tokens.to_string());
+    }
+}
+
+/// Waits for the line the provider prints once every worker listens.
+async fn read_ready(stdout: &mut BufReader<ChildStdout>, log: &Path) -> Result<ReadyLine> {
+    let mut line = String::new();
+    match tokio::time::timeout(Duration::from_secs(60), stdout.read_line(&mut line)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        _ => bail!(
+            "node-oidc-provider did not start within 60 s; see {}",
+            log.display()
+        ),
+    }
+    serde_json::from_str(&line)
+        .with_context(|| format!("unexpected first line from the peer: {line}"))
+}
+
+/// Redis with a new key prefix when it answers, or why it cannot be used.
+async fn open_store() -> std::result::Result<Store, String> {
+    let addr = crate::redis::addr();
+    match Redis::connect(&addr).await {
+        Ok(_) => {
+            let random = ferriam::tokens::opaque::random_token();
+            Ok(Store {
+                prefix: format!("ferriam-bench:{}:", &random[..16]),
+                addr,
+            })
+        }
+        Err(e) => Err(format!(
+            "Redis is unreachable at {addr} ({e:#}); install and start it (apt-get install redis-server) for the peer's userinfo workload"
+        )),
+    }
+}
+
 impl Peer {
-    pub async fn start(dir: &Path, workers: usize, log: &Path) -> Result<Self> {
+    /// Starts the provider with `workers` workers, asking it for `userinfo_tokens` userinfo
+    /// access tokens when Redis answers, and checks its grants before any run.
+    pub async fn start(
+        dir: &Path,
+        workers: usize,
+        log: &Path,
+        userinfo_tokens: usize,
+    ) -> Result<Self> {
         let port = free_port()?;
         let secret = ferriam::tokens::opaque::random_token();
+        let store = open_store().await;
         let log_file = std::fs::File::create(log)?;
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        command
             .arg("provider.mjs")
             .current_dir(dir)
             .env("PEER_PORT", port.to_string())
             .env("PEER_WORKERS", workers.to_string())
             .env("PEER_CLIENT_SECRET", &secret)
             .env("PEER_COOKIE_KEY", ferriam::tokens::opaque::random_token())
-            .env("NODE_ENV", "production")
+            .env("NODE_ENV", "production");
+        if let Ok(store) = &store {
+            store.configure(&mut command, userinfo_tokens);
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
@@ -96,41 +190,33 @@ impl Peer {
                 .take()
                 .ok_or_else(|| anyhow!("no stdout pipe"))?,
         );
-        let mut line = String::new();
-        match tokio::time::timeout(Duration::from_secs(60), stdout.read_line(&mut line)).await {
-            Ok(Ok(n)) if n > 0 => {}
-            _ => bail!(
-                "node-oidc-provider did not start within 60 s; see {}",
-                log.display()
-            ),
-        }
-        let version = std::fs::read_to_string(dir.join("node_modules/oidc-provider/package.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["version"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "9".into());
-        let clients = ["RS256", "ES256"]
-            .iter()
-            .map(|alg| {
-                (
-                    alg.to_string(),
-                    ClientCreds {
-                        id: format!("bench-cc-{alg}"),
-                        secret: secret.clone(),
-                    },
-                )
-            })
-            .collect();
-        let peer = Self {
+        let ready = read_ready(&mut stdout, log).await?;
+        let (minted, store) = match store {
+            Ok(store) => (minted_tokens(ready), Some(store)),
+            Err(why) => (Err(why), None),
+        };
+        let mut peer = Self {
             child,
             _stdout: stdout,
             pid,
             issuer: format!("http://127.0.0.1:{port}"),
             workers,
-            version,
-            clients,
+            version: installed_version(dir),
+            clients: clients(&secret),
+            userinfo: Err("not checked".into()),
+            store,
         };
-        peer.check().await?;
+        if let Err(e) = peer.check().await {
+            let _ = peer.stop().await;
+            return Err(e);
+        }
+        peer.userinfo = match minted {
+            Ok(tokens) => peer
+                .check_userinfo(tokens)
+                .await
+                .map_err(|e| format!("{e:#}")),
+            Err(why) => Err(why),
+        };
         Ok(peer)
     }
 
@@ -159,6 +245,33 @@ impl Peer {
         Ok(())
     }
 
+    /// Finds the userinfo endpoint in the discovery document and checks that it answers the
+    /// first minted token with the account's claims.
+    async fn check_userinfo(&self, tokens: Vec<String>) -> Result<PeerUserinfo> {
+        let http = crate::http::client()?;
+        let discovery: serde_json::Value = http
+            .get(format!("{}/.well-known/openid-configuration", self.issuer))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let url = discovery["userinfo_endpoint"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the peer's discovery document has no userinfo_endpoint"))?
+            .to_owned();
+        let token = tokens
+            .first()
+            .ok_or_else(|| anyhow!("the peer minted no userinfo token"))?;
+        let response = http.get(&url).bearer_auth(token).send().await?;
+        let status = response.status();
+        let body = response.text().await?;
+        if !status.is_success() || !body.contains("\"email\"") {
+            bail!("the peer's userinfo endpoint answered {status}: {body}");
+        }
+        Ok(PeerUserinfo { url, tokens })
+    }
+
     pub fn token_url(&self) -> String {
         format!("{}/token", self.issuer)
     }
@@ -167,8 +280,15 @@ impl Peer {
         ProcTree::new(self.pid)
     }
 
-    /// SIGTERM to the primary (it stops its workers), killed after 10 s.
+    /// SIGTERM to the primary (it stops its workers), killed after 10 s; then this run's keys
+    /// are deleted from Redis.
     pub async fn stop(mut self) -> Result<()> {
+        let stopped = self.terminate().await;
+        self.forget_store().await;
+        stopped
+    }
+
+    async fn terminate(&mut self) -> Result<()> {
         let started = Instant::now();
         crate::server::terminate(self.pid);
         if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
@@ -188,6 +308,63 @@ impl Peer {
         }
         Ok(())
     }
+
+    /// Deletes the keys the peer wrote to Redis (they would expire in hours anyway).
+    async fn forget_store(&self) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let deleted = async {
+            Redis::connect(&store.addr)
+                .await?
+                .delete_prefix(&store.prefix)
+                .await
+        }
+        .await;
+        match deleted {
+            Ok(n) => eprintln!("==> deleted the peer's {n} Redis keys ({}*)", store.prefix),
+            Err(e) => eprintln!(
+                "ferriam-bench: could not delete the peer's Redis keys {}*: {e:#}",
+                store.prefix
+            ),
+        }
+    }
+}
+
+/// The userinfo tokens on the ready line, or why there are none.
+fn minted_tokens(ready: ReadyLine) -> std::result::Result<Vec<String>, String> {
+    match ready.userinfo_error {
+        Some(e) => Err(e),
+        None if ready.userinfo_tokens.is_empty() => {
+            Err("the peer was asked for no userinfo tokens".into())
+        }
+        None => Ok(ready.userinfo_tokens),
+    }
+}
+
+/// The installed oidc-provider's version.
+fn installed_version(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("node_modules/oidc-provider/package.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["version"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "9".into())
+}
+
+/// The provider script's client_credentials clients, one per algorithm.
+fn clients(secret: &str) -> Vec<(String, ClientCreds)> {
+    ["RS256", "ES256"]
+        .iter()
+        .map(|alg| {
+            (
+                alg.to_string(),
+                ClientCreds {
+                    id: format!("bench-cc-{alg}"),
+                    secret: secret.to_owned(),
+                },
+            )
+        })
+        .collect()
 }
 
 /// Where the peer lives: target/bench/peer.

@@ -73,10 +73,7 @@ pub fn ferriam_workloads(
             token_url: token_url.clone(),
             authorization: web_auth,
         }),
-        Box::new(Userinfo {
-            codes: codes.clone(),
-            url: format!("{issuer}/userinfo"),
-        }),
+        Box::new(Userinfo::ferriam(issuer, codes)),
         Box::new(Get {
             name: "jwks".into(),
             url: format!("{issuer}/jwks"),
@@ -377,48 +374,83 @@ impl Workload for Get {
     }
 }
 
-/// `/userinfo` with a JWT access token (one per task, from the code flow).
-struct Userinfo {
-    codes: Arc<CodeFactory>,
-    url: String,
+/// The scope of the userinfo access tokens.
+const USERINFO_SCOPE: &str = "openid profile email";
+
+/// A userinfo GET with a bearer access token per task, expecting the account's claims: at
+/// Ferriam with JWTs from the code flow, or at the peer with the tokens it minted in its own
+/// format.
+pub struct Userinfo {
+    pub name: String,
+    pub url: String,
+    pub tokens: AccessTokens,
+}
+
+/// Where a userinfo workload's access tokens come from.
+pub enum AccessTokens {
+    /// Ferriam's code flow, run before each measured run.
+    CodeFlow(Arc<CodeFactory>),
+    /// Tokens made beforehand (the peer's), shared round-robin when there are more tasks.
+    Given(Vec<String>),
+}
+
+impl AccessTokens {
+    /// `n` access tokens, one per task.
+    async fn take(&self, n: usize) -> Result<Vec<String>> {
+        match self {
+            Self::CodeFlow(codes) => Ok(codes
+                .tokens(n, USERINFO_SCOPE)
+                .await?
+                .into_iter()
+                .map(|t| t.access_token)
+                .collect()),
+            Self::Given(tokens) if tokens.is_empty() => bail!("no access token was given"),
+            Self::Given(tokens) => Ok(tokens.iter().cycle().take(n).cloned().collect()),
+        }
+    }
+}
+
+impl Userinfo {
+    /// Ferriam's `/userinfo` with JWT access tokens from the code flow.
+    pub fn ferriam(issuer: &str, codes: &Arc<CodeFactory>) -> Self {
+        Self {
+            name: "userinfo (JWT access token)".into(),
+            url: format!("{issuer}/userinfo"),
+            tokens: AccessTokens::CodeFlow(codes.clone()),
+        }
+    }
 }
 
 #[async_trait]
 impl Workload for Userinfo {
     fn name(&self) -> &str {
-        "userinfo (JWT access token)"
+        &self.name
     }
     fn limit(&self) -> Option<(LimitKind, f64)> {
         None
     }
     async fn wrk_request(&self) -> Result<Option<WrkRequest>> {
         let token = self
-            .codes
-            .tokens(1, "openid profile email")
+            .tokens
+            .take(1)
             .await?
             .pop()
             .ok_or_else(|| anyhow!("no access token"))?;
         Ok(Some(WrkRequest {
             method: "GET",
             url: self.url.clone(),
-            headers: vec![(
-                "Authorization".into(),
-                format!("Bearer {}", token.access_token),
-            )],
+            headers: vec![("Authorization".into(), format!("Bearer {token}"))],
             body: None,
         }))
     }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
-        let tokens = self
-            .codes
-            .tokens(plan.concurrency, "openid profile email")
-            .await?;
+        let tokens = self.tokens.take(plan.concurrency).await?;
         Ok(tokens
             .into_iter()
-            .map(|t| {
+            .map(|token| {
                 Box::new(GetStep {
                     url: self.url.clone(),
-                    bearer: Some(t.access_token),
+                    bearer: Some(token),
                     must_contain: b"\"sub\"",
                 }) as Box<dyn Step>
             })
