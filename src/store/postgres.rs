@@ -21,9 +21,14 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// A pooled connection for reads.
+    async fn reader(&self) -> Result<PoolConnection<Postgres>, super::StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// Any pooled connection: PostgreSQL's row locks let writers run side by side.
     async fn writer(&self) -> Result<PoolConnection<Postgres>, super::StoreError> {
-        Ok(self.pool.acquire().await?)
+        self.reader().await
     }
 }
 

@@ -2,9 +2,9 @@
 //! (`$N` placeholders, numbered in order of first use; `RETURNING`; `ON CONFLICT`), so the
 //! implementation is written once, as a macro instantiated for each pool type.
 
-/// Implements every store trait for `$store`, a struct with a `pool: sqlx::Pool<$db>` field for
-/// reads and a `writer()` method giving the connection for every statement that writes (and
-/// for reads that must see the write just made).
+/// Implements every store trait for `$store`, a struct with two async methods giving a
+/// connection: `reader()` for reads, and `writer()` for every statement that writes (and for
+/// reads that must see the write just made).
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         use async_trait::async_trait;
@@ -106,7 +106,7 @@ macro_rules! impl_sql_store {
             async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
                 sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
                     .bind(username)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await?
                     .map(|r| user_from_row(&r))
                     .transpose()
@@ -115,7 +115,7 @@ macro_rules! impl_sql_store {
             async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
                 sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE sub = $1"))
                     .bind(sub)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await?
                     .map(|r| user_from_row(&r))
                     .transpose()
@@ -123,7 +123,7 @@ macro_rules! impl_sql_store {
 
             async fn list_users(&self) -> StoreResult<Vec<User>> {
                 sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await?
                     .iter()
                     .map(user_from_row)
@@ -220,7 +220,7 @@ macro_rules! impl_sql_store {
             async fn client(&self, client_id: &str) -> StoreResult<Option<StoredClient>> {
                 let row = sqlx::query("SELECT secret_hash, settings FROM clients WHERE client_id = $1")
                     .bind(client_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await?;
                 row.map(|r| {
                     Ok(StoredClient {
@@ -233,7 +233,7 @@ macro_rules! impl_sql_store {
 
             async fn list_clients(&self) -> StoreResult<Vec<Client>> {
                 let rows = sqlx::query("SELECT settings FROM clients ORDER BY created_at, client_id")
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await?;
                 rows.iter().map(|r| from_json(&r.try_get::<String, _>("settings")?)).collect()
             }
@@ -268,7 +268,7 @@ macro_rules! impl_sql_store {
 
             async fn client_set_version(&self) -> StoreResult<i64> {
                 let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE name = 'clients_version'")
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await?;
                 Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
             }
@@ -278,7 +278,7 @@ macro_rules! impl_sql_store {
         impl KeyStore for $store {
             async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
                 let rows = sqlx::query("SELECT kid, alg, private_pkcs8, created_at, retired_at FROM keys ORDER BY created_at, kid")
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *self.reader().await?)
                     .await?;
                 rows.iter()
                     .map(|r| {
@@ -318,7 +318,7 @@ macro_rules! impl_sql_store {
                 let (count, retired): (i64, i64) = sqlx::query_as(
                     "SELECT COUNT(*), CAST(COUNT(retired_at) AS BIGINT) FROM keys",
                 )
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.reader().await?)
                 .await?;
                 Ok(count * 1_000_000 + retired)
             }
@@ -343,7 +343,7 @@ macro_rules! impl_sql_store {
                 let row = sqlx::query("SELECT sid, sub, auth_time, amr, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
                     .bind(id_hash)
                     .bind(now)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await?;
                 row.map(|r| {
                     Ok(Session {
@@ -383,7 +383,7 @@ macro_rules! impl_sql_store {
                     sqlx::query_scalar("SELECT data FROM interactions WHERE id_hash = $1 AND expires_at > $2")
                         .bind(id_hash)
                         .bind(now)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(&mut *self.reader().await?)
                         .await?;
                 data.map(|d| from_json(&d)).transpose()
             }
@@ -400,7 +400,7 @@ macro_rules! impl_sql_store {
                 Ok(sqlx::query_scalar("SELECT scope FROM consents WHERE sub = $1 AND client_id = $2")
                     .bind(sub)
                     .bind(client_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await?)
             }
 
@@ -445,7 +445,7 @@ macro_rules! impl_sql_store {
                 }
                 let grant_id: Option<String> = sqlx::query_scalar("SELECT grant_id FROM codes WHERE code_hash = $1")
                     .bind(code_hash)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await?;
                 Ok(match grant_id {
                     Some(grant_id) => CodeRedemption::Replayed { grant_id },
@@ -482,7 +482,7 @@ macro_rules! impl_sql_store {
                      WHERE r.token_hash = $1",
                 ))
                     .bind(token_hash)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await?;
                 row.map(|r| {
                     let mut record: RefreshRecord = from_json(&r.try_get::<String, _>("data")?)?;
@@ -553,7 +553,7 @@ macro_rules! impl_sql_store {
                 ))
                 .bind(sub)
                 .bind(grant_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.reader().await?)
                 .await?
                 .map(|r| user_from_row(&r))
                 .transpose()
