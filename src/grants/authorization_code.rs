@@ -21,12 +21,12 @@ pub async fn grant(
 ) -> Result<TokenResponse, AppError> {
     let req = CodeRequest::parse(params)?;
     let now = state.now();
-    let code = match state
+    let (code, user) = match state
         .store
         .redeem_code(&opaque::hash(&req.code), now)
         .await?
     {
-        CodeRedemption::Fresh(code) => code,
+        CodeRedemption::Fresh { code, user } => (code, user),
         CodeRedemption::Replayed { grant_id } => {
             // RFC 6749 §4.1.2: a code used twice revokes every token issued from it.
             let until = now + state.config.refresh_token_absolute_ttl as i64;
@@ -42,7 +42,7 @@ pub async fn grant(
         }
     };
     check(&code.binding, &req, &client.client_id, now)?;
-    let Some(user) = state.store.active_subject(&code.sub, None).await? else {
+    let Some(user) = user else {
         return Err(OAuthError::invalid_grant("the user is no longer active").into());
     };
     let scope = Scope::parse(&code.scope)?;

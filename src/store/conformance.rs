@@ -270,8 +270,9 @@ async fn codes(store: Arc<dyn Store>) {
     let mut fresh = 0;
     for t in tasks {
         match t.await.unwrap() {
-            CodeRedemption::Fresh(c) => {
+            CodeRedemption::Fresh { code: c, user } => {
                 assert_eq!(*c, code("g1", 100));
+                assert_eq!(user.unwrap().sub, "u1", "the code's user comes along");
                 fresh += 1;
             }
             CodeRedemption::Replayed { grant_id } => assert_eq!(grant_id, "g1"),
@@ -283,6 +284,16 @@ async fn codes(store: Arc<dyn Store>) {
         store.redeem_code("nope", 10).await.unwrap(),
         CodeRedemption::Unknown
     );
+    store.save_code("code2", &code("g2", 100)).await.unwrap();
+    store.set_user_disabled("u1", true, 11).await.unwrap();
+    assert!(
+        matches!(
+            store.redeem_code("code2", 12).await.unwrap(),
+            CodeRedemption::Fresh { user: None, .. }
+        ),
+        "a disabled user does not come along"
+    );
+    store.set_user_disabled("u1", false, 13).await.unwrap();
 }
 
 async fn refresh_tokens(store: &dyn Store) {
@@ -390,7 +401,7 @@ async fn purge_and_settings(store: &dyn Store) {
     );
     assert!(matches!(
         store.redeem_code("live", 2_000).await.unwrap(),
-        CodeRedemption::Fresh(_)
+        CodeRedemption::Fresh { .. }
     ));
     assert!(store.refresh("rold").await.unwrap().is_none());
     // Batches are bounded.

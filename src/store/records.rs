@@ -126,7 +126,11 @@ pub struct CodeRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
     /// First use: the code is now consumed.
-    Fresh(Box<CodeRecord>),
+    Fresh {
+        code: Box<CodeRecord>,
+        /// The code's user, if it still exists and is enabled.
+        user: Option<Box<User>>,
+    },
     /// The code had been used already: its grant must be revoked (RFC 6749 §4.1.2).
     Replayed {
         grant_id: String,

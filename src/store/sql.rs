@@ -422,9 +422,10 @@ macro_rules! impl_sql_store {
         #[async_trait]
         impl GrantStore for $store {
             async fn save_code(&self, code_hash: &str, code: &CodeRecord) -> StoreResult<()> {
-                sqlx::query("INSERT INTO codes (code_hash, grant_id, data, expires_at) VALUES ($1, $2, $3, $4)")
+                sqlx::query("INSERT INTO codes (code_hash, grant_id, sub, data, expires_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(code_hash)
                     .bind(&code.grant_id)
+                    .bind(&code.sub)
                     .bind(to_json(code)?)
                     .bind(code.binding.expires_at)
                     .execute(&mut *self.writer().await?)
@@ -433,15 +434,29 @@ macro_rules! impl_sql_store {
             }
 
             async fn redeem_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeRedemption> {
-                let fresh: Option<String> = sqlx::query_scalar(
-                    "UPDATE codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL RETURNING data",
-                )
-                .bind(now)
-                .bind(code_hash)
-                .fetch_optional(&mut *self.writer().await?)
-                .await?;
-                if let Some(data) = fresh {
-                    return Ok(CodeRedemption::Fresh(Box::new(from_json(&data)?)));
+                // The user comes back in the same statement (RETURNING cannot join, so one
+                // scalar subquery per column), saving the grant a round trip.
+                static REDEEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let redeem = REDEEM.get_or_init(|| {
+                    let user = USER_COLUMNS
+                        .split(", ")
+                        .map(|c| format!("(SELECT u.{c} FROM users u WHERE u.sub = codes.sub AND u.disabled = FALSE) AS {c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    format!("UPDATE codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL RETURNING data, {user}")
+                });
+                let fresh = sqlx::query(redeem)
+                    .bind(now)
+                    .bind(code_hash)
+                    .fetch_optional(&mut *self.writer().await?)
+                    .await?;
+                if let Some(row) = fresh {
+                    let code = Box::new(from_json(&row.try_get::<String, _>("data")?)?);
+                    let user = match row.try_get::<Option<String>, _>("sub")? {
+                        Some(_) => Some(Box::new(user_from_row(&row)?)),
+                        None => None,
+                    };
+                    return Ok(CodeRedemption::Fresh { code, user });
                 }
                 let grant_id: Option<String> = sqlx::query_scalar("SELECT grant_id FROM codes WHERE code_hash = $1")
                     .bind(code_hash)
