@@ -145,42 +145,48 @@ impl Browser {
         for _ in 0..4 {
             expect_status(&response, StatusCode::SEE_OTHER, "a redirect")?;
             let location = location(&response)?;
-            if location.starts_with("/signin/login") {
-                let page = self.get(http, &format!("{issuer}{location}")).await?;
-                let html = page_text(page).await?;
-                let (interaction, csrf) = (
-                    hidden_field(&html, "interaction")?,
-                    hidden_field(&html, "csrf")?,
-                );
-                let fields = [
-                    ("interaction", interaction.as_str()),
-                    ("csrf", csrf.as_str()),
-                    ("username", username),
-                    ("password", PASSWORD),
-                ];
-                response = self
-                    .post(http, &format!("{issuer}/signin/login"), &fields)
-                    .await?;
+            let (form, answer): (&str, &[(&str, &str)]) = if location.starts_with("/signin/login") {
+                (
+                    "/signin/login",
+                    &[("username", username), ("password", PASSWORD)],
+                )
             } else if location.starts_with("/signin/consent") {
-                let page = self.get(http, &format!("{issuer}{location}")).await?;
-                let html = page_text(page).await?;
-                let (interaction, csrf) = (
-                    hidden_field(&html, "interaction")?,
-                    hidden_field(&html, "csrf")?,
-                );
-                let fields = [
-                    ("interaction", interaction.as_str()),
-                    ("csrf", csrf.as_str()),
-                    ("decision", "allow"),
-                ];
-                response = self
-                    .post(http, &format!("{issuer}/signin/consent"), &fields)
-                    .await?;
+                ("/signin/consent", &[("decision", "allow")])
             } else {
                 return code_from(&location);
-            }
+            };
+            response = self
+                .submit(
+                    http,
+                    &format!("{issuer}{location}"),
+                    &format!("{issuer}{form}"),
+                    answer,
+                )
+                .await?;
         }
         bail!("the sign-in did not reach the client")
+    }
+
+    /// Loads the page at `page`, then posts its interaction and CSRF fields with `answer` to
+    /// `action`.
+    async fn submit(
+        &mut self,
+        http: &reqwest::Client,
+        page: &str,
+        action: &str,
+        answer: &[(&str, &str)],
+    ) -> Result<Response> {
+        let html = page_text(self.get(http, page).await?).await?;
+        let (interaction, csrf) = (
+            hidden_field(&html, "interaction")?,
+            hidden_field(&html, "csrf")?,
+        );
+        let mut fields = vec![
+            ("interaction", interaction.as_str()),
+            ("csrf", csrf.as_str()),
+        ];
+        fields.extend_from_slice(answer);
+        self.post(http, action, &fields).await
     }
 }
 
@@ -260,13 +266,26 @@ pub async fn token_request(
         .form(form)
         .send()
         .await?;
+    let body = read_ok(response, b"").await.context("token endpoint")?;
+    serde_json::from_slice(body.as_ref()).context("token response is not the expected JSON")
+}
+
+/// Checks a response's status and reads its body to the end (so the connection is reused).
+pub async fn read_ok(response: Response, must_contain: &[u8]) -> Result<impl AsRef<[u8]>> {
     let status = response.status();
     let body = response.bytes().await?;
     if status != StatusCode::OK {
         bail!(
-            "token endpoint answered {status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(200)])
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(160)])
         );
     }
-    serde_json::from_slice(&body).context("token response is not the expected JSON")
+    if !must_contain.is_empty() && !contains(&body, must_contain) {
+        bail!("the answer lacks {}", String::from_utf8_lossy(must_contain));
+    }
+    Ok(body)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -10,10 +10,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use async_trait::async_trait;
 use reqwest::header::AUTHORIZATION;
-use reqwest::StatusCode;
 
 use crate::driver::{Outcome, Step};
-use crate::http::{self, Browser, Pkce, Tokens};
+use crate::http::{self, read_ok, Browser, Pkce, Tokens};
 use crate::limits::LimitKind;
 use crate::seed::{CodeFactory, Seed};
 use crate::wrk::WrkRequest;
@@ -88,26 +87,6 @@ pub fn ferriam_workloads(
             users: seed.users.clone(),
         }),
     ]
-}
-
-/// Checks a response's status and reads its body to the end (so the connection is reused).
-async fn read_ok(response: reqwest::Response, must_contain: &[u8]) -> Result<impl AsRef<[u8]>> {
-    let status = response.status();
-    let body = response.bytes().await?;
-    if status != StatusCode::OK {
-        bail!(
-            "HTTP {status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(160)])
-        );
-    }
-    if !must_contain.is_empty() && !contains(&body, must_contain) {
-        bail!("the answer lacks {}", String::from_utf8_lossy(must_contain));
-    }
-    Ok(body)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 const CLIENT_CREDENTIALS_BODY: &str = "grant_type=client_credentials&scope=api%3Aread";
