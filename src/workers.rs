@@ -1,4 +1,5 @@
-//! Dedicated worker threads for CPU-heavy work (token signing, argon2), one per core.
+//! Dedicated worker threads: one per core for CPU-heavy work (token signing, argon2), and one
+//! that owns the SQLite connection.
 //!
 //! CPU-bound work must stay off the async runtime. Handing each job to a general blocking pool
 //! costs a thread wake-up and two context switches per job, which at RSA-signing rates was a
@@ -30,7 +31,8 @@ impl<S> Clone for Workers<S> {
 pub struct WorkerError;
 
 impl<S: Default + 'static> Workers<S> {
-    /// Starts one thread per core, named `name-N`.
+    /// Starts one thread per core, named `name-N`, at a lower priority (see
+    /// `yield_to_requests`), each with a fresh state.
     pub fn start(name: &str) -> Result<Self, WorkerError> {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -38,22 +40,26 @@ impl<S: Default + 'static> Workers<S> {
         let (jobs, queue) = flume::unbounded::<Job<S>>();
         for i in 0..cores {
             let queue = queue.clone();
-            std::thread::Builder::new()
-                .name(format!("{name}-{i}"))
-                .spawn(move || {
-                    yield_to_requests();
-                    let mut state = S::default();
-                    while let Ok(job) = queue.recv() {
-                        // A panicking job loses its answer (the caller gets WorkerError), not
-                        // the thread.
-                        let _ = catch_unwind(AssertUnwindSafe(|| job(&mut state)));
-                    }
-                })
-                .map_err(|_| WorkerError)?;
+            spawn(format!("{name}-{i}"), move || {
+                yield_to_requests();
+                serve(&queue, S::default());
+            })?;
         }
         Ok(Self { jobs })
     }
+}
 
+impl<S: Send + 'static> Workers<S> {
+    /// Starts one thread named `name`, at normal priority, that owns `state` (a database
+    /// connection) and runs every job on it in turn.
+    pub fn dedicated(name: &str, state: S) -> Result<Self, WorkerError> {
+        let (jobs, queue) = flume::unbounded::<Job<S>>();
+        spawn(name.to_owned(), move || serve(&queue, state))?;
+        Ok(Self { jobs })
+    }
+}
+
+impl<S> Workers<S> {
     /// Runs `work` on a worker and waits for its result without blocking the runtime. Every
     /// queued job is a request waiting on its connection, so the queue needs no bound of its own.
     pub async fn run<T: Send + 'static>(
@@ -66,6 +72,22 @@ impl<S: Default + 'static> Workers<S> {
         });
         self.jobs.send(job).map_err(|_| WorkerError)?;
         answer.await.map_err(|_| WorkerError)
+    }
+}
+
+fn spawn(name: String, body: impl FnOnce() + Send + 'static) -> Result<(), WorkerError> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .map(drop)
+        .map_err(|_| WorkerError)
+}
+
+/// Runs queued jobs on `state` until the last sender is gone.
+fn serve<S>(queue: &flume::Receiver<Job<S>>, mut state: S) {
+    while let Ok(job) = queue.recv() {
+        // A panicking job loses its answer (the caller gets WorkerError), not the thread.
+        let _ = catch_unwind(AssertUnwindSafe(|| job(&mut state)));
     }
 }
 

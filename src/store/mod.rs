@@ -1,13 +1,14 @@
 //! Storage: one `Store` made of small per-aggregate traits, with two real back ends (SQLite,
-//! embedded and the default; PostgreSQL for several nodes) that share their SQL.
+//! embedded and the default; PostgreSQL for several nodes) that share their SQL
+//! (`statements`) and differ only in how they send it and read the rows.
 //!
 //! Every operation that enforces single use (codes, refresh rotation) is one atomic statement,
 //! so two nodes or two concurrent requests can never both win.
 
 pub mod postgres;
 mod records;
-mod sql;
 pub mod sqlite;
+mod statements;
 
 #[cfg(test)]
 pub mod conformance;
@@ -31,6 +32,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database thread has stopped")]
+    Stopped,
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }

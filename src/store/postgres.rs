@@ -1,8 +1,18 @@
-//! The PostgreSQL back end, for several nodes sharing one database.
+//! The PostgreSQL back end, for several nodes sharing one database. PostgreSQL's row locks let
+//! writers run side by side, so every statement takes any pooled connection.
 
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres};
+use async_trait::async_trait;
+use ferriam_protocol::client::Client;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+
+use super::records::{from_json, to_json};
+use super::statements as sql;
+use super::{
+    ClientStore, CodeRecord, CodeRedemption, ConsentStore, GrantStore, Interaction,
+    InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord, Session, SessionStore,
+    SettingsStore, StoreError, StoreResult, StoredClient, User, UserStore,
+};
 
 /// Store on a PostgreSQL database.
 pub struct PgStore {
@@ -12,7 +22,7 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to `url` and applies the embedded migrations. A `search_path` given through the
     /// URL's `options` parameter puts Ferriam's tables in that schema.
-    pub async fn connect(url: &str) -> Result<Self, super::StoreError> {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .connect(url)
@@ -21,15 +31,527 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    /// A pooled connection for reads.
-    async fn reader(&self) -> Result<PoolConnection<Postgres>, super::StoreError> {
-        Ok(self.pool.acquire().await?)
-    }
-
-    /// Any pooled connection: PostgreSQL's row locks let writers run side by side.
-    async fn writer(&self) -> Result<PoolConnection<Postgres>, super::StoreError> {
-        self.reader().await
+    /// Runs statements that must all happen or none, in one transaction, each with `key` as
+    /// its only parameter; returns how many rows the last one changed.
+    async fn all_or_none(&self, statements: &[&str], key: &str) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut last = 0;
+        for statement in statements {
+            last = sqlx::query(statement)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(last)
     }
 }
 
-super::sql::impl_sql_store!(PgStore, sqlx::Postgres);
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// A user from the user columns of a row (see `statements::user_columns`).
+fn user_from_row(row: &PgRow) -> StoreResult<User> {
+    Ok(User {
+        sub: row.try_get("sub")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        disabled: row.try_get("disabled")?,
+        profile: from_json(&row.try_get::<String, _>("profile")?)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// The user of a row whose user columns come from an outer join (absent when `sub` is null).
+fn joined_user(row: &PgRow) -> StoreResult<Option<User>> {
+    match row.try_get::<Option<String>, _>("sub")? {
+        Some(_) => Ok(Some(user_from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+#[async_trait]
+impl SettingsStore for PgStore {
+    async fn setting_or_insert(&self, name: &str, candidate: &str) -> StoreResult<String> {
+        sqlx::query(sql::INSERT_SETTING)
+            .bind(name)
+            .bind(candidate)
+            .execute(&self.pool)
+            .await?;
+        Ok(sqlx::query_scalar(sql::SETTING)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_USER)
+            .bind(&user.sub)
+            .bind(&user.username)
+            .bind(&user.password_hash)
+            .bind(user.disabled)
+            .bind(to_json(&user.profile)?)
+            .bind(user.created_at)
+            .bind(user.updated_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists(format!("user {}", user.username))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        sqlx::query(sql::USER_BY_USERNAME)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| user_from_row(&r))
+            .transpose()
+    }
+
+    async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
+        sqlx::query(sql::USER_BY_SUB)
+            .bind(sub)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| user_from_row(&r))
+            .transpose()
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        sqlx::query(sql::LIST_USERS)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect()
+    }
+
+    async fn set_user_disabled(&self, sub: &str, disabled: bool, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(sql::SET_USER_DISABLED)
+            .bind(disabled)
+            .bind(now)
+            .bind(sub)
+            .execute(&self.pool)
+            .await?;
+        if disabled {
+            for statement in [sql::DELETE_USER_SESSIONS, sql::REVOKE_USER_REFRESH_TOKENS] {
+                sqlx::query(statement).bind(sub).execute(&self.pool).await?;
+            }
+        }
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_password_hash(&self, sub: &str, hash: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(sql::SET_PASSWORD_HASH)
+            .bind(hash)
+            .bind(now)
+            .bind(sub)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn reserve_login_attempt(
+        &self,
+        sub: &str,
+        max: i64,
+        locked_until: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let reserved: Option<i64> = sqlx::query_scalar(sql::RESERVE_LOGIN_ATTEMPT)
+            .bind(max)
+            .bind(locked_until)
+            .bind(sub)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(reserved.is_some())
+    }
+
+    async fn clear_login_failures(&self, sub: &str) -> StoreResult<()> {
+        sqlx::query(sql::CLEAR_LOGIN_FAILURES)
+            .bind(sub)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, sub: &str) -> StoreResult<bool> {
+        Ok(self.all_or_none(&sql::DELETE_USER, sub).await? > 0)
+    }
+}
+
+#[async_trait]
+impl ClientStore for PgStore {
+    async fn create_client(
+        &self,
+        client: &Client,
+        secret_hash: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_CLIENT)
+            .bind(&client.client_id)
+            .bind(secret_hash)
+            .bind(to_json(client)?)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists(format!("client {}", client.client_id))
+                } else {
+                    e.into()
+                }
+            })?;
+        sqlx::query(sql::BUMP_CLIENT_VERSION)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn client(&self, client_id: &str) -> StoreResult<Option<StoredClient>> {
+        let row = sqlx::query(sql::CLIENT)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(StoredClient {
+                client: from_json(&r.try_get::<String, _>("settings")?)?,
+                secret_hash: r.try_get("secret_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        let rows = sqlx::query(sql::LIST_CLIENTS).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| from_json(&r.try_get::<String, _>("settings")?))
+            .collect()
+    }
+
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let mut deleted = 0;
+        for statement in sql::DELETE_CLIENT {
+            deleted = sqlx::query(statement)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        sqlx::query(sql::BUMP_CLIENT_VERSION)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    async fn set_client_secret(&self, client_id: &str, secret_hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query(sql::SET_CLIENT_SECRET)
+            .bind(secret_hash)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(sql::BUMP_CLIENT_VERSION)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn client_set_version(&self) -> StoreResult<i64> {
+        let value: Option<String> = sqlx::query_scalar(sql::CLIENT_SET_VERSION)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
+        let rows = sqlx::query(sql::KEYS).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(KeyRecord {
+                    kid: r.try_get("kid")?,
+                    alg: r.try_get("alg")?,
+                    private_pkcs8: r.try_get("private_pkcs8")?,
+                    created_at: r.try_get("created_at")?,
+                    retired_at: r.try_get("retired_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_KEY)
+            .bind(&key.kid)
+            .bind(&key.alg)
+            .bind(&key.private_pkcs8)
+            .bind(key.created_at)
+            .bind(key.retired_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn retire_key(&self, kid: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(sql::RETIRE_KEY)
+            .bind(now)
+            .bind(kid)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn key_set_version(&self) -> StoreResult<i64> {
+        let (count, retired): (i64, i64) = sqlx::query_as(sql::KEY_SET_VERSION)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count * 1_000_000 + retired)
+    }
+}
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn create_session(&self, id_hash: &str, s: &Session) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_SESSION)
+            .bind(id_hash)
+            .bind(&s.sid)
+            .bind(&s.sub)
+            .bind(s.auth_time)
+            .bind(to_json(&s.amr)?)
+            .bind(s.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
+        let row = sqlx::query(sql::SESSION)
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Session {
+                sid: r.try_get("sid")?,
+                sub: r.try_get("sub")?,
+                auth_time: r.try_get("auth_time")?,
+                amr: from_json(&r.try_get::<String, _>("amr")?)?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        sqlx::query(sql::DELETE_SESSION)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl InteractionStore for PgStore {
+    async fn save_interaction(&self, id_hash: &str, i: &Interaction) -> StoreResult<()> {
+        sqlx::query(sql::SAVE_INTERACTION)
+            .bind(id_hash)
+            .bind(to_json(i)?)
+            .bind(i.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn interaction(&self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>> {
+        let data: Option<String> = sqlx::query_scalar(sql::INTERACTION)
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        data.map(|d| from_json(&d)).transpose()
+    }
+
+    async fn delete_interaction(&self, id_hash: &str) -> StoreResult<()> {
+        sqlx::query(sql::DELETE_INTERACTION)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConsentStore for PgStore {
+    async fn consent(&self, sub: &str, client_id: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(sql::CONSENT)
+            .bind(sub)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn save_consent(
+        &self,
+        sub: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(sql::SAVE_CONSENT)
+            .bind(sub)
+            .bind(client_id)
+            .bind(scope)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl GrantStore for PgStore {
+    async fn save_code(&self, code_hash: &str, code: &CodeRecord) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_CODE)
+            .bind(code_hash)
+            .bind(&code.grant_id)
+            .bind(&code.sub)
+            .bind(to_json(code)?)
+            .bind(code.binding.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn redeem_code(&self, code_hash: &str, now: i64) -> StoreResult<CodeRedemption> {
+        let fresh = sqlx::query(sql::REDEEM_CODE)
+            .bind(now)
+            .bind(code_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = fresh {
+            return Ok(CodeRedemption::Fresh {
+                code: Box::new(from_json(&row.try_get::<String, _>("data")?)?),
+                user: joined_user(&row)?.map(Box::new),
+            });
+        }
+        let grant_id: Option<String> = sqlx::query_scalar(sql::CODE_GRANT)
+            .bind(code_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match grant_id {
+            Some(grant_id) => CodeRedemption::Replayed { grant_id },
+            None => CodeRedemption::Unknown,
+        })
+    }
+
+    async fn save_refresh(&self, token_hash: &str, t: &RefreshRecord) -> StoreResult<()> {
+        sqlx::query(sql::INSERT_REFRESH)
+            .bind(token_hash)
+            .bind(&t.grant_id)
+            .bind(&t.client_id)
+            .bind(&t.sub)
+            .bind(to_json(t)?)
+            .bind(t.expires_at)
+            .bind(t.issued_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn refresh(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(RefreshRecord, Option<User>)>> {
+        let row = sqlx::query(sql::REFRESH)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let mut record: RefreshRecord = from_json(&r.try_get::<String, _>("data")?)?;
+            record.issued_at = r.try_get("issued_at")?;
+            record.rotated_at = r.try_get("rotated_at")?;
+            record.revoked = r.try_get("revoked")?;
+            Ok((record, joined_user(&r)?))
+        })
+        .transpose()
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        successor_hash: &str,
+        successor: &RefreshRecord,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(sql::ROTATE_REFRESH)
+            .bind(successor_hash)
+            .bind(old_hash)
+            .bind(&successor.grant_id)
+            .bind(&successor.client_id)
+            .bind(&successor.sub)
+            .bind(to_json(successor)?)
+            .bind(successor.expires_at)
+            .bind(successor.issued_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, until: i64) -> StoreResult<()> {
+        let [revoke_tokens, record_grant] = sql::REVOKE_GRANT;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(revoke_tokens)
+            .bind(grant_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(record_grant)
+            .bind(grant_id)
+            .bind(until)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>> {
+        sqlx::query(sql::ACTIVE_SUBJECT)
+            .bind(sub)
+            .bind(grant_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| user_from_row(&r))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl Maintenance for PgStore {
+    async fn purge_expired(&self, now: i64, batch: i64) -> StoreResult<u64> {
+        let mut total = 0;
+        for (statement, grace) in sql::PURGE {
+            total += sqlx::query(statement)
+                .bind(now - grace)
+                .bind(batch)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(total)
+    }
+}

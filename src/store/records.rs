@@ -161,3 +161,15 @@ pub struct RefreshRecord {
     #[serde(skip)]
     pub revoked: bool,
 }
+
+/// The JSON text a record column holds.
+pub(super) fn to_json<T: Serialize>(value: &T) -> Result<String, super::StoreError> {
+    serde_json::to_string(value).map_err(|e| super::StoreError::Corrupt(e.to_string()))
+}
+
+/// A record from its JSON column.
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<T, super::StoreError> {
+    serde_json::from_str(text).map_err(|e| super::StoreError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,174 @@
+//! The SQL both back ends share. SQLite and PostgreSQL accept the same statements here
+//! (`$N` placeholders, numbered in order of first use; `RETURNING`; `ON CONFLICT`), so each
+//! statement is written once; only how it is sent and how its rows are read differ.
+
+/// The user columns, in the order `User` is read from them.
+macro_rules! user_columns {
+    () => {
+        "sub, username, password_hash, disabled, profile, created_at, updated_at"
+    };
+}
+
+/// Counts changes to the client registrations (see `ClientStore::client_set_version`).
+pub const BUMP_CLIENT_VERSION: &str =
+    "INSERT INTO settings (name, value) VALUES ('clients_version', '1') ON CONFLICT (name) \
+     DO UPDATE SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT)";
+
+pub const INSERT_SETTING: &str =
+    "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+pub const SETTING: &str = "SELECT value FROM settings WHERE name = $1";
+
+pub const INSERT_USER: &str = concat!(
+    "INSERT INTO users (",
+    user_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+);
+pub const USER_BY_USERNAME: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE username = $1"
+);
+pub const USER_BY_SUB: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE sub = $1");
+pub const LIST_USERS: &str = concat!("SELECT ", user_columns!(), " FROM users ORDER BY username");
+pub const SET_USER_DISABLED: &str = "UPDATE users SET disabled = $1, updated_at = $2, \
+     failed_logins = 0, locked_until = NULL WHERE sub = $3";
+pub const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE sub = $1";
+pub const REVOKE_USER_REFRESH_TOKENS: &str =
+    "UPDATE refresh_tokens SET revoked = TRUE WHERE sub = $1";
+pub const SET_PASSWORD_HASH: &str =
+    "UPDATE users SET password_hash = $1, updated_at = $2 WHERE sub = $3";
+pub const RESERVE_LOGIN_ATTEMPT: &str = "UPDATE users SET failed_logins = failed_logins + 1, \
+     locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
+     WHERE sub = $3 AND (locked_until IS NULL OR locked_until <= $4) RETURNING failed_logins";
+pub const CLEAR_LOGIN_FAILURES: &str =
+    "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE sub = $1";
+/// Deleting a user: what is theirs first, then the user (one transaction).
+pub const DELETE_USER: [&str; 4] = [
+    "DELETE FROM sessions WHERE sub = $1",
+    "DELETE FROM consents WHERE sub = $1",
+    "DELETE FROM refresh_tokens WHERE sub = $1",
+    "DELETE FROM users WHERE sub = $1",
+];
+
+pub const INSERT_CLIENT: &str =
+    "INSERT INTO clients (client_id, secret_hash, settings, created_at) VALUES ($1, $2, $3, $4)";
+pub const CLIENT: &str = "SELECT secret_hash, settings FROM clients WHERE client_id = $1";
+pub const LIST_CLIENTS: &str = "SELECT settings FROM clients ORDER BY created_at, client_id";
+/// Deleting a client: what is theirs first, then the client (one transaction).
+pub const DELETE_CLIENT: [&str; 3] = [
+    "DELETE FROM consents WHERE client_id = $1",
+    "DELETE FROM refresh_tokens WHERE client_id = $1",
+    "DELETE FROM clients WHERE client_id = $1",
+];
+pub const SET_CLIENT_SECRET: &str = "UPDATE clients SET secret_hash = $1 \
+     WHERE client_id = $2 AND secret_hash IS NOT NULL";
+pub const CLIENT_SET_VERSION: &str = "SELECT value FROM settings WHERE name = 'clients_version'";
+
+pub const KEYS: &str = "SELECT kid, alg, private_pkcs8, created_at, retired_at FROM keys \
+     ORDER BY created_at, kid";
+pub const INSERT_KEY: &str = "INSERT INTO keys (kid, alg, private_pkcs8, created_at, retired_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+pub const RETIRE_KEY: &str =
+    "UPDATE keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL";
+pub const KEY_SET_VERSION: &str = "SELECT COUNT(*), CAST(COUNT(retired_at) AS BIGINT) FROM keys";
+
+pub const INSERT_SESSION: &str = "INSERT INTO sessions (id_hash, sid, sub, auth_time, amr, \
+     expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const SESSION: &str = "SELECT sid, sub, auth_time, amr, expires_at FROM sessions \
+     WHERE id_hash = $1 AND expires_at > $2";
+pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";
+
+pub const SAVE_INTERACTION: &str = "INSERT INTO interactions (id_hash, data, expires_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (id_hash) \
+     DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at";
+pub const INTERACTION: &str =
+    "SELECT data FROM interactions WHERE id_hash = $1 AND expires_at > $2";
+pub const DELETE_INTERACTION: &str = "DELETE FROM interactions WHERE id_hash = $1";
+
+pub const CONSENT: &str = "SELECT scope FROM consents WHERE sub = $1 AND client_id = $2";
+pub const SAVE_CONSENT: &str = "INSERT INTO consents (sub, client_id, scope, updated_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (sub, client_id) \
+     DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at";
+
+pub const INSERT_CODE: &str = "INSERT INTO codes (code_hash, grant_id, sub, data, expires_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+/// Marks a code used and returns it with its user (only if that user is enabled) in the same
+/// statement, saving the grant a round trip. RETURNING cannot join, so each user column is a
+/// scalar subquery.
+pub const REDEEM_CODE: &str = concat!(
+    "UPDATE codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL RETURNING data, ",
+    "(SELECT u.sub FROM users u WHERE u.sub = codes.sub AND u.disabled = FALSE) AS sub, ",
+    "(SELECT u.username FROM users u WHERE u.sub = codes.sub AND u.disabled = FALSE) AS username, ",
+    "(SELECT u.password_hash FROM users u WHERE u.sub = codes.sub AND u.disabled = FALSE) AS password_hash, ",
+    "(SELECT u.disabled FROM users u WHERE u.sub = codes.sub AND u.disabled = FALSE) AS disabled, ",
+    "(SELECT u.profile FROM users u WHERE u.sub = codes.sub AND u.disabled = FALSE) AS profile, ",
+    "(SELECT u.created_at FROM users u WHERE u.sub = codes.sub AND u.disabled = FALSE) AS created_at, ",
+    "(SELECT u.updated_at FROM users u WHERE u.sub = codes.sub AND u.disabled = FALSE) AS updated_at",
+);
+/// The grant of a code that could not be redeemed: it was used before (a replay).
+pub const CODE_GRANT: &str = "SELECT grant_id FROM codes WHERE code_hash = $1";
+
+pub const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, \
+     sub, data, expires_at, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// A refresh token with its user (only if enabled), in one statement. A token of a revoked
+/// grant is revoked even if it was inserted after the revocation ran (a rotation or code
+/// exchange racing a replay). A token is rotated when a successor names it as its parent.
+pub const REFRESH: &str = concat!(
+    "SELECT r.data, r.issued_at, s.issued_at AS rotated_at, (r.revoked OR EXISTS ",
+    "(SELECT 1 FROM revoked_grants g WHERE g.grant_id = r.grant_id)) AS revoked, ",
+    "u.sub, u.username, u.password_hash, u.disabled, u.profile, u.created_at, u.updated_at ",
+    "FROM refresh_tokens r LEFT JOIN refresh_tokens s ON s.parent_hash = r.token_hash ",
+    "LEFT JOIN users u ON u.sub = r.sub AND u.disabled = FALSE WHERE r.token_hash = $1",
+);
+/// Rotation in one statement: the unique index on parent_hash (and the primary key) make the
+/// second of two racing rotations insert nothing. The WHERE clause also keeps SQLite's upsert
+/// syntax unambiguous after INSERT … SELECT.
+pub const ROTATE_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, parent_hash, grant_id, \
+     client_id, sub, data, expires_at, issued_at) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM refresh_tokens r \
+     WHERE r.token_hash = $2 AND r.revoked = FALSE \
+     AND NOT EXISTS (SELECT 1 FROM revoked_grants g WHERE g.grant_id = r.grant_id) \
+     ON CONFLICT DO NOTHING";
+/// Revoking a grant (one transaction).
+pub const REVOKE_GRANT: [&str; 2] = [
+    "UPDATE refresh_tokens SET revoked = TRUE WHERE grant_id = $1",
+    "INSERT INTO revoked_grants (grant_id, expires_at) VALUES ($1, $2) \
+     ON CONFLICT (grant_id) DO UPDATE SET expires_at = excluded.expires_at",
+];
+pub const ACTIVE_SUBJECT: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE sub = $1 AND disabled = FALSE ",
+    "AND NOT EXISTS (SELECT 1 FROM revoked_grants WHERE grant_id = $2)"
+);
+
+/// The purge, one statement per table with a lifetime: `$1` the cutoff, `$2` the batch size.
+/// Each comes with how many seconds before now its cutoff lies: consumed codes are kept a
+/// little past their expiry so that a late replay is still recognised and its grant revoked.
+pub const PURGE: [(&str, i64); 5] = [
+    (
+        "DELETE FROM codes WHERE code_hash IN \
+         (SELECT code_hash FROM codes WHERE expires_at < $1 LIMIT $2)",
+        600,
+    ),
+    (
+        "DELETE FROM sessions WHERE id_hash IN \
+         (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)",
+        0,
+    ),
+    (
+        "DELETE FROM interactions WHERE id_hash IN \
+         (SELECT id_hash FROM interactions WHERE expires_at < $1 LIMIT $2)",
+        0,
+    ),
+    (
+        "DELETE FROM refresh_tokens WHERE token_hash IN \
+         (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)",
+        0,
+    ),
+    (
+        "DELETE FROM revoked_grants WHERE grant_id IN \
+         (SELECT grant_id FROM revoked_grants WHERE expires_at < $1 LIMIT $2)",
+        0,
+    ),
+];
