@@ -7,6 +7,7 @@
 
 pub mod postgres;
 mod records;
+mod rows;
 pub mod sqlite;
 mod statements;
 

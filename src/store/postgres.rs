@@ -7,6 +7,7 @@ use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use super::records::{from_json, to_json};
+use super::rows::{self, Columns};
 use super::statements as sql;
 use super::{
     ClientStore, CodeRecord, CodeRedemption, ConsentStore, GrantStore, Interaction,
@@ -57,24 +58,21 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-/// A user from the user columns of a row (see `statements::user_columns`).
-fn user_from_row(row: &PgRow) -> StoreResult<User> {
-    Ok(User {
-        sub: row.try_get("sub")?,
-        username: row.try_get("username")?,
-        password_hash: row.try_get("password_hash")?,
-        disabled: row.try_get("disabled")?,
-        profile: from_json(&row.try_get::<String, _>("profile")?)?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-/// The user of a row whose user columns come from an outer join (absent when `sub` is null).
-fn joined_user(row: &PgRow) -> StoreResult<Option<User>> {
-    match row.try_get::<Option<String>, _>("sub")? {
-        Some(_) => Ok(Some(user_from_row(row)?)),
-        None => Ok(None),
+impl Columns for PgRow {
+    fn text(&self, name: &str) -> StoreResult<String> {
+        Ok(self.try_get(name)?)
+    }
+    fn optional_text(&self, name: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get(name)?)
+    }
+    fn integer(&self, name: &str) -> StoreResult<i64> {
+        Ok(self.try_get(name)?)
+    }
+    fn optional_integer(&self, name: &str) -> StoreResult<Option<i64>> {
+        Ok(self.try_get(name)?)
+    }
+    fn boolean(&self, name: &str) -> StoreResult<bool> {
+        Ok(self.try_get(name)?)
     }
 }
 
@@ -121,7 +119,7 @@ impl UserStore for PgStore {
             .bind(username)
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| user_from_row(&r))
+            .map(|r| rows::user(&r))
             .transpose()
     }
 
@@ -130,7 +128,7 @@ impl UserStore for PgStore {
             .bind(sub)
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| user_from_row(&r))
+            .map(|r| rows::user(&r))
             .transpose()
     }
 
@@ -139,7 +137,7 @@ impl UserStore for PgStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(user_from_row)
+            .map(rows::user)
             .collect()
     }
 
@@ -231,13 +229,7 @@ impl ClientStore for PgStore {
             .bind(client_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(StoredClient {
-                client: from_json(&r.try_get::<String, _>("settings")?)?,
-                secret_hash: r.try_get("secret_hash")?,
-            })
-        })
-        .transpose()
+        row.map(|r| rows::stored_client(&r)).transpose()
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
@@ -287,18 +279,8 @@ impl ClientStore for PgStore {
 #[async_trait]
 impl KeyStore for PgStore {
     async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
-        let rows = sqlx::query(sql::KEYS).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(KeyRecord {
-                    kid: r.try_get("kid")?,
-                    alg: r.try_get("alg")?,
-                    private_pkcs8: r.try_get("private_pkcs8")?,
-                    created_at: r.try_get("created_at")?,
-                    retired_at: r.try_get("retired_at")?,
-                })
-            })
-            .collect()
+        let found = sqlx::query(sql::KEYS).fetch_all(&self.pool).await?;
+        found.iter().map(rows::key).collect()
     }
 
     async fn add_key(&self, key: &KeyRecord) -> StoreResult<()> {
@@ -351,16 +333,7 @@ impl SessionStore for PgStore {
             .bind(now)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(Session {
-                sid: r.try_get("sid")?,
-                sub: r.try_get("sub")?,
-                auth_time: r.try_get("auth_time")?,
-                amr: from_json(&r.try_get::<String, _>("amr")?)?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        row.map(|r| rows::session(&r)).transpose()
     }
 
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
@@ -451,10 +424,7 @@ impl GrantStore for PgStore {
             .fetch_optional(&self.pool)
             .await?;
         if let Some(row) = fresh {
-            return Ok(CodeRedemption::Fresh {
-                code: Box::new(from_json(&row.try_get::<String, _>("data")?)?),
-                user: joined_user(&row)?.map(Box::new),
-            });
+            return rows::fresh_code(&row);
         }
         let grant_id: Option<String> = sqlx::query_scalar(sql::CODE_GRANT)
             .bind(code_hash)
@@ -488,14 +458,7 @@ impl GrantStore for PgStore {
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            let mut record: RefreshRecord = from_json(&r.try_get::<String, _>("data")?)?;
-            record.issued_at = r.try_get("issued_at")?;
-            record.rotated_at = r.try_get("rotated_at")?;
-            record.revoked = r.try_get("revoked")?;
-            Ok((record, joined_user(&r)?))
-        })
-        .transpose()
+        row.map(|r| rows::refresh(&r)).transpose()
     }
 
     async fn rotate_refresh(
@@ -540,7 +503,7 @@ impl GrantStore for PgStore {
             .bind(grant_id)
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| user_from_row(&r))
+            .map(|r| rows::user(&r))
             .transpose()
     }
 }

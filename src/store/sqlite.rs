@@ -23,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection as _};
 
 use super::records::{from_json, to_json};
+use super::rows::{self, Columns};
 use super::statements as sql;
 use super::{
     ClientStore, CodeRecord, CodeRedemption, ConsentStore, GrantStore, Interaction,
@@ -148,24 +149,21 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
             || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-/// A user from the user columns of a row (see `statements::user_columns`).
-fn user_from_row(row: &Row) -> StoreResult<User> {
-    Ok(User {
-        sub: row.get("sub")?,
-        username: row.get("username")?,
-        password_hash: row.get("password_hash")?,
-        disabled: row.get("disabled")?,
-        profile: from_json(&row.get::<_, String>("profile")?)?,
-        created_at: row.get("created_at")?,
-        updated_at: row.get("updated_at")?,
-    })
-}
-
-/// The user of a row whose user columns come from an outer join (absent when `sub` is null).
-fn joined_user(row: &Row) -> StoreResult<Option<User>> {
-    match row.get::<_, Option<String>>("sub")? {
-        Some(_) => Ok(Some(user_from_row(row)?)),
-        None => Ok(None),
+impl Columns for Row<'_> {
+    fn text(&self, name: &str) -> StoreResult<String> {
+        Ok(self.get(name)?)
+    }
+    fn optional_text(&self, name: &str) -> StoreResult<Option<String>> {
+        Ok(self.get(name)?)
+    }
+    fn integer(&self, name: &str) -> StoreResult<i64> {
+        Ok(self.get(name)?)
+    }
+    fn optional_integer(&self, name: &str) -> StoreResult<Option<i64>> {
+        Ok(self.get(name)?)
+    }
+    fn boolean(&self, name: &str) -> StoreResult<bool> {
+        Ok(self.get(name)?)
     }
 }
 
@@ -214,18 +212,19 @@ impl UserStore for SqliteStore {
 
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         let username = username.to_owned();
-        self.run(move |c| first(c, sql::USER_BY_USERNAME, [username], user_from_row))
+        self.run(move |c| first(c, sql::USER_BY_USERNAME, [username], |r| rows::user(r)))
             .await
     }
 
     async fn user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
         let sub = sub.to_owned();
-        self.run(move |c| first(c, sql::USER_BY_SUB, [sub], user_from_row))
+        self.run(move |c| first(c, sql::USER_BY_SUB, [sub], |r| rows::user(r)))
             .await
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        self.run(|c| all(c, sql::LIST_USERS, user_from_row)).await
+        self.run(|c| all(c, sql::LIST_USERS, |r| rows::user(r)))
+            .await
     }
 
     async fn set_user_disabled(&self, sub: &str, disabled: bool, now: i64) -> StoreResult<bool> {
@@ -313,24 +312,13 @@ impl ClientStore for SqliteStore {
 
     async fn client(&self, client_id: &str) -> StoreResult<Option<StoredClient>> {
         let client_id = client_id.to_owned();
-        self.run(move |c| {
-            first(c, sql::CLIENT, [client_id], |r| {
-                Ok(StoredClient {
-                    client: from_json(&r.get::<_, String>("settings")?)?,
-                    secret_hash: r.get("secret_hash")?,
-                })
-            })
-        })
-        .await
+        self.run(move |c| first(c, sql::CLIENT, [client_id], |r| rows::stored_client(r)))
+            .await
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        self.run(|c| {
-            all(c, sql::LIST_CLIENTS, |r| {
-                from_json(&r.get::<_, String>("settings")?)
-            })
-        })
-        .await
+        self.run(|c| all(c, sql::LIST_CLIENTS, |r| from_json(&r.text("settings")?)))
+            .await
     }
 
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
@@ -375,18 +363,7 @@ impl ClientStore for SqliteStore {
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
-        self.run(|c| {
-            all(c, sql::KEYS, |r| {
-                Ok(KeyRecord {
-                    kid: r.get("kid")?,
-                    alg: r.get("alg")?,
-                    private_pkcs8: r.get("private_pkcs8")?,
-                    created_at: r.get("created_at")?,
-                    retired_at: r.get("retired_at")?,
-                })
-            })
-        })
-        .await
+        self.run(|c| all(c, sql::KEYS, |r| rows::key(r))).await
     }
 
     async fn add_key(&self, key: &KeyRecord) -> StoreResult<()> {
@@ -443,18 +420,8 @@ impl SessionStore for SqliteStore {
 
     async fn session(&self, id_hash: &str, now: i64) -> StoreResult<Option<Session>> {
         let id_hash = id_hash.to_owned();
-        self.run(move |c| {
-            first(c, sql::SESSION, params![id_hash, now], |r| {
-                Ok(Session {
-                    sid: r.get("sid")?,
-                    sub: r.get("sub")?,
-                    auth_time: r.get("auth_time")?,
-                    amr: from_json(&r.get::<_, String>("amr")?)?,
-                    expires_at: r.get("expires_at")?,
-                })
-            })
-        })
-        .await
+        self.run(move |c| first(c, sql::SESSION, params![id_hash, now], |r| rows::session(r)))
+            .await
     }
 
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
@@ -478,7 +445,7 @@ impl InteractionStore for SqliteStore {
         let id_hash = id_hash.to_owned();
         self.run(move |c| {
             first(c, sql::INTERACTION, params![id_hash, now], |r| {
-                from_json(&r.get::<_, String>(0)?)
+                from_json(&r.text("data")?)
             })
         })
         .await
@@ -535,10 +502,7 @@ impl GrantStore for SqliteStore {
         let code_hash = code_hash.to_owned();
         self.run(move |c| {
             let fresh = first(c, sql::REDEEM_CODE, params![now, code_hash], |r| {
-                Ok(CodeRedemption::Fresh {
-                    code: Box::new(from_json(&r.get::<_, String>("data")?)?),
-                    user: joined_user(r)?.map(Box::new),
-                })
+                rows::fresh_code(r)
             })?;
             if let Some(fresh) = fresh {
                 return Ok(fresh);
@@ -578,16 +542,8 @@ impl GrantStore for SqliteStore {
         token_hash: &str,
     ) -> StoreResult<Option<(RefreshRecord, Option<User>)>> {
         let token_hash = token_hash.to_owned();
-        self.run(move |c| {
-            first(c, sql::REFRESH, [token_hash], |r| {
-                let mut record: RefreshRecord = from_json(&r.get::<_, String>("data")?)?;
-                record.issued_at = r.get("issued_at")?;
-                record.rotated_at = r.get("rotated_at")?;
-                record.revoked = r.get("revoked")?;
-                Ok((record, joined_user(r)?))
-            })
-        })
-        .await
+        self.run(move |c| first(c, sql::REFRESH, [token_hash], |r| rows::refresh(r)))
+            .await
     }
 
     async fn rotate_refresh(
@@ -633,12 +589,9 @@ impl GrantStore for SqliteStore {
     async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>> {
         let (sub, grant_id) = (sub.to_owned(), grant_id.map(str::to_owned));
         self.run(move |c| {
-            first(
-                c,
-                sql::ACTIVE_SUBJECT,
-                params![sub, grant_id],
-                user_from_row,
-            )
+            first(c, sql::ACTIVE_SUBJECT, params![sub, grant_id], |r| {
+                rows::user(r)
+            })
         })
         .await
     }
