@@ -75,6 +75,7 @@ impl<S> Workers<S> {
     }
 }
 
+/// Starts a named thread running `body`.
 fn spawn(name: String, body: impl FnOnce() + Send + 'static) -> Result<(), WorkerError> {
     std::thread::Builder::new()
         .name(name)

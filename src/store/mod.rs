@@ -35,7 +35,7 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("the database thread has stopped")]
+    #[error("the database thread has stopped, or a statement on it panicked")]
     Stopped,
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
