@@ -37,17 +37,21 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    /// Runs statements that must all happen or none, in one transaction, each with `key` as
-    /// its only parameter; returns how many rows the last one changed.
-    async fn all_or_none(&self, statements: &[&str], key: &str) -> StoreResult<u64> {
+    /// Runs statements that must all happen or none, in one transaction: `keyed`, each with
+    /// `key` as its only parameter, then `after`, which take none. Returns how many rows the
+    /// last keyed statement changed.
+    async fn all_or_none(&self, keyed: &[&str], key: &str, after: &[&str]) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
         let mut last = 0;
-        for statement in statements {
+        for statement in keyed {
             last = sqlx::query(statement)
                 .bind(key)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+        }
+        for statement in after {
+            sqlx::query(statement).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(last)
@@ -192,7 +196,7 @@ impl UserStore for PgStore {
     }
 
     async fn delete_user(&self, sub: &str) -> StoreResult<bool> {
-        Ok(self.all_or_none(&sql::DELETE_USER, sub).await? > 0)
+        Ok(self.all_or_none(&sql::DELETE_USER, sub, &[]).await? > 0)
     }
 }
 
@@ -204,12 +208,14 @@ impl ClientStore for PgStore {
         secret_hash: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
+        // The registration and the version bump that tells other nodes about it go together.
+        let mut tx = self.pool.begin().await?;
         sqlx::query(sql::INSERT_CLIENT)
             .bind(&client.client_id)
             .bind(secret_hash)
             .bind(to_json(client)?)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| {
                 if is_unique_violation(&e) {
@@ -219,9 +225,9 @@ impl ClientStore for PgStore {
                 }
             })?;
         sqlx::query(sql::BUMP_CLIENT_VERSION)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        Ok(tx.commit().await?)
     }
 
     async fn client(&self, client_id: &str) -> StoreResult<Option<StoredClient>> {
@@ -240,31 +246,23 @@ impl ClientStore for PgStore {
     }
 
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let mut deleted = 0;
-        for statement in sql::DELETE_CLIENT {
-            deleted = sqlx::query(statement)
-                .bind(client_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        sqlx::query(sql::BUMP_CLIENT_VERSION)
-            .execute(&mut *tx)
+        let deleted = self
+            .all_or_none(&sql::DELETE_CLIENT, client_id, &[sql::BUMP_CLIENT_VERSION])
             .await?;
-        tx.commit().await?;
         Ok(deleted > 0)
     }
 
     async fn set_client_secret(&self, client_id: &str, secret_hash: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(sql::SET_CLIENT_SECRET)
             .bind(secret_hash)
             .bind(client_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         sqlx::query(sql::BUMP_CLIENT_VERSION)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -131,13 +131,22 @@ fn all<T>(
     Ok(found)
 }
 
-/// Runs `statements` in one transaction, each with `key` as its only parameter; returns how
-/// many rows the last one changed.
-fn all_or_none(c: &mut Connection, statements: &[&str], key: &str) -> StoreResult<usize> {
+/// Runs statements that must all happen or none, in one transaction: `keyed`, each with `key`
+/// as its only parameter, then `after`, which take none. Returns how many rows the last keyed
+/// statement changed.
+fn all_or_none(
+    c: &mut Connection,
+    keyed: &[&str],
+    key: &str,
+    after: &[&str],
+) -> StoreResult<usize> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut last = 0;
-    for statement in statements {
+    for statement in keyed {
         last = execute(&tx, statement, [key])?;
+    }
+    for statement in after {
+        execute(&tx, statement, [])?;
     }
     tx.commit()?;
     Ok(last)
@@ -275,7 +284,7 @@ impl UserStore for SqliteStore {
 
     async fn delete_user(&self, sub: &str) -> StoreResult<bool> {
         let sub = sub.to_owned();
-        self.run(move |c| Ok(all_or_none(c, &sql::DELETE_USER, &sub)? > 0))
+        self.run(move |c| Ok(all_or_none(c, &sql::DELETE_USER, &sub, &[])? > 0))
             .await
     }
 }
@@ -324,13 +333,12 @@ impl ClientStore for SqliteStore {
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
         let client_id = client_id.to_owned();
         self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut deleted = 0;
-            for statement in sql::DELETE_CLIENT {
-                deleted = execute(&tx, statement, [&client_id])?;
-            }
-            execute(&tx, sql::BUMP_CLIENT_VERSION, [])?;
-            tx.commit()?;
+            let deleted = all_or_none(
+                c,
+                &sql::DELETE_CLIENT,
+                &client_id,
+                &[sql::BUMP_CLIENT_VERSION],
+            )?;
             Ok(deleted > 0)
         })
         .await
