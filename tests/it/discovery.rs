@@ -1,5 +1,5 @@
 //! Discovery and keys: the two metadata documents, `/jwks` contents, and key rotation picked
-//! up by a running server (a new ES256 key used for an ES256 client's access tokens, a new
+//! up by a running server (new ES256 and EdDSA keys used for their clients' access tokens, a new
 //! RS256 key published beside the retired one that still verifies older tokens).
 
 use std::time::{Duration, Instant};
@@ -199,5 +199,60 @@ async fn a_rotated_rs256_key_keeps_older_tokens_valid() {
         server.userinfo(&after.str("access_token")).await.status,
         StatusCode::OK
     );
+    server.stop().await;
+}
+
+/// client_credentials with ES256 and EdDSA access tokens (signed without the signing workers):
+/// each token names the new key and its signature verifies, with the `openidconnect` crate,
+/// against that key as `/jwks` publishes it; a token with one byte of its signature changed
+/// does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elliptic_curve_access_tokens_verify_against_the_published_key() {
+    use base64::Engine;
+    use openidconnect::core::{CoreJsonWebKey, CoreJwsSigningAlgorithm};
+    use openidconnect::JsonWebKey;
+
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    for (alg, jws_alg) in [
+        (SigningAlg::ES256, CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+        (SigningAlg::EdDSA, CoreJwsSigningAlgorithm::EdDsa),
+    ] {
+        let record = create_key(server.store.as_ref(), alg, server.clock.now())
+            .await
+            .expect("key created");
+        let jwk: CoreJsonWebKey =
+            serde_json::from_value(wait_for_key(&server, &record.kid).await).expect("a JWK");
+        let client = server
+            .create_client(|c| {
+                c.grant_types = vec!["client_credentials".into()];
+                c.redirect_uris = vec![];
+                c.response_types = vec![];
+                c.access_token_alg = alg;
+            })
+            .await;
+        let reply = server
+            .token(&client, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let token = reply.str("access_token");
+        let header = jwt_part(&token, 0);
+        assert_eq!(header["alg"], alg.as_str());
+        assert_eq!(header["kid"], record.kid.as_str());
+        assert_eq!(jwt_part(&token, 1)["sub"], client.id.as_str());
+
+        let (message, signature) = token.rsplit_once('.').expect("three parts");
+        let mut signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(signature)
+            .expect("base64url signature");
+        jwk.verify_signature(&jws_alg, message.as_bytes(), &signature)
+            .unwrap_or_else(|e| panic!("{} signature does not verify: {e:?}", alg.as_str()));
+        signature[0] ^= 1;
+        assert!(
+            jwk.verify_signature(&jws_alg, message.as_bytes(), &signature)
+                .is_err(),
+            "a changed {} signature verifies",
+            alg.as_str()
+        );
+    }
     server.stop().await;
 }
