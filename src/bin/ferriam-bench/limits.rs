@@ -91,8 +91,8 @@ pub async fn measure(duration: Duration) -> Result<Limits> {
     })
 }
 
-/// Measures one limit for `duration`, right before the workload compared with it, so that the
-/// fraction holds even while other work on the machine comes and goes.
+/// Measures one limit for `duration`, right before and right after the workload compared with
+/// it, so that the fraction holds even while other work on the machine comes and goes.
 /// Returns operations per wall-clock second and per CPU-second of the measuring threads; the
 /// latter does not move when other processes take CPU from the machine.
 pub async fn measure_one(kind: LimitKind, duration: Duration) -> Result<Rate> {
@@ -110,6 +110,16 @@ pub async fn measure_one(kind: LimitKind, duration: Duration) -> Result<Rate> {
 pub struct Rate {
     pub per_second: f64,
     pub per_cpu_second: f64,
+}
+
+impl Rate {
+    /// The average of two measurements of the same limit.
+    pub fn mean(&self, other: &Rate) -> Rate {
+        Rate {
+            per_second: (self.per_second + other.per_second) / 2.0,
+            per_cpu_second: (self.per_cpu_second + other.per_cpu_second) / 2.0,
+        }
+    }
 }
 
 /// CPU seconds this process has used so far.

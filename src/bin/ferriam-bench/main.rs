@@ -218,18 +218,25 @@ async fn measure(
             Err(e) => return fail(row, "preparation", e),
         },
     };
-    if let Some((kind, _)) = workload.limit() {
-        if let Ok(rate) = limits::measure_one(kind, bench.limit_duration).await {
-            row.adjacent_limit = Some(rate.per_second);
-            row.adjacent_cpu_limit = Some(rate.per_cpu_second);
-        }
-    }
+    let limit_kind = workload.limit().map(|(kind, _)| kind);
+    let before = match limit_kind {
+        Some(kind) => limits::measure_one(kind, bench.limit_duration).await.ok(),
+        None => None,
+    };
     let meter = UsageMeter::start(tree);
     let sample = match (&wrk_request, &bench.wrk_scratch) {
         (Some(request), Some(scratch)) => wrk::run(request, concurrency, duration, scratch).await,
         _ => driver::drive(steps, duration).await,
     };
     row.usage = meter.finish().await;
+    // The limit is measured on both sides of the run and averaged: on a shared machine the
+    // rate the hardware allows drifts by several percent within a minute.
+    if let (Some(kind), Some(before)) = (limit_kind, before) {
+        let after = limits::measure_one(kind, bench.limit_duration).await.ok();
+        let rate = after.map_or(before, |after| before.mean(&after));
+        row.adjacent_limit = Some(rate.per_second);
+        row.adjacent_cpu_limit = Some(rate.per_cpu_second);
+    }
     match sample {
         Ok(sample) => row.sample = sample,
         Err(e) => return fail(row, "load generation", e),

@@ -16,7 +16,8 @@ pub struct Row {
     pub sample: Sample,
     pub usage: Usage,
     pub limit: Option<(LimitKind, f64)>,
-    /// The limit (operations/s of its kind) measured right before this run.
+    /// The limit (operations/s of its kind): the mean of measurements right before and right
+    /// after this run.
     pub adjacent_limit: Option<f64>,
     /// The same limit per CPU-second of the measuring threads.
     pub adjacent_cpu_limit: Option<f64>,
@@ -24,7 +25,7 @@ pub struct Row {
 
 impl Row {
     /// The throughput as a fraction of what the limit allows for this workload: the limit
-    /// measured right before the run, or else the run's average.
+    /// measured around the run, or else the whole benchmark's average.
     pub fn fraction(&self, limits: &Limits) -> Option<f64> {
         let (kind, units) = self.limit?;
         let allowed = self.adjacent_limit.unwrap_or_else(|| limits.get(kind)) / units;
@@ -194,13 +195,13 @@ impl Report {
                 );
             }
         }
-        let _ = writeln!(s, "\n*Fraction of limit*: requests/s ÷ (the limit measured right before the run ÷ signatures or hashes per request); the load generator runs on the same cores, so this is what the whole machine delivers. *Per server CPU-second*: requests per CPU-second of the server ÷ the limit's operations per CPU-second of the measuring threads (÷ the same units), i.e. the server's own efficiency, whatever the load generator or other processes took.");
+        let _ = writeln!(s, "\n*Fraction of limit*: requests/s ÷ (the mean of the limit measured right before and right after the run ÷ signatures or hashes per request); the load generator runs on the same cores, so this is what the whole machine delivers. *Per server CPU-second*: requests per CPU-second of the server ÷ the limit's operations per CPU-second of the measuring threads (÷ the same units), i.e. the server's own efficiency, whatever the load generator or other processes took.");
         let _ = writeln!(
             s,
             "\n## Limits (same crypto code, {} threads)\n",
             limits.threads
         );
-        let _ = writeln!(s, "Each fraction in the table above uses the limit measured right before that run (shown in parentheses); this table gives the limits measured at the start and the end of the whole run.\n");
+        let _ = writeln!(s, "Each fraction in the table above uses the mean of the limit measured right before and right after that run (shown in parentheses); this table gives the limits measured at the start and the end of the whole run.\n");
         let _ = writeln!(s, "| limit | start of run /s | end of run /s | used /s |");
         let _ = writeln!(s, "|---|---:|---:|---:|");
         let end = self
