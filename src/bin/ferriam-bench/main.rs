@@ -205,7 +205,7 @@ async fn measure(
         row
     };
     let wrk_request = match &bench.wrk_scratch {
-        Some(_) => match workload.wrk_request().await {
+        Some(_) => match workload.wrk_request(&plan).await {
             Ok(r) => r,
             Err(e) => return fail(row, "preparation", e),
         },

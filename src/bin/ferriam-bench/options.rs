@@ -28,9 +28,10 @@ pub struct Options {
     /// workload had an error.
     #[arg(long)]
     pub quick: bool,
-    /// Load generator for single-endpoint workloads: `wrk` (installed with apt-get if missing),
-    /// `rust` (the built-in driver), or `auto` (wrk on full runs when it can be had, the Rust
-    /// driver under --quick). Multi-step flows always use the Rust driver.
+    /// Load generator for single-endpoint workloads (including code exchange and refresh):
+    /// `wrk` (installed with apt-get if missing), `rust` (the built-in driver), or `auto` (wrk
+    /// on full runs when it can be had, the Rust driver under --quick). The multi-step sign-in
+    /// always uses the Rust driver.
     #[arg(long, default_value = "auto", value_parser = ["auto", "wrk", "rust"])]
     pub load_tool: String,
     /// Run only the workloads whose name contains one of these words (comma-separated).

@@ -129,7 +129,7 @@ impl Report {
         let _ = writeln!(s, "- Machine: {}", self.machine);
         let _ = writeln!(
             s,
-            "- Each workload ran {} s per concurrency on 127.0.0.1, with the load generator on the same machine as the server (column *load*: `rust` = ferriam-bench's tokio + reqwest driver, one operation = one request or one whole sign-in; `wrk` = wrk with one thread).",
+            "- Each workload ran {} s per concurrency on 127.0.0.1, with the load generator on the same machine as the server (column *load*: `rust` = ferriam-bench's tokio + reqwest driver, one operation = one request or one whole sign-in; `wrk` = wrk with one thread, fed codes or refresh tokens by a Lua script that also checks each answer).",
             self.duration_s
         );
         let _ = writeln!(s, "\n## Workloads\n");

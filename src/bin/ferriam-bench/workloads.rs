@@ -15,9 +15,10 @@ use crate::driver::{Outcome, Step};
 use crate::http::{self, read_ok, Browser, Pkce, Tokens};
 use crate::limits::LimitKind;
 use crate::seed::{CodeFactory, Seed};
-use crate::wrk::WrkRequest;
+use crate::wrk::{WrkBody, WrkRequest};
 
 /// How a workload will be run.
+#[derive(Clone, Copy)]
 pub struct Plan {
     pub concurrency: usize,
     pub duration: Duration,
@@ -34,9 +35,9 @@ pub trait Workload: Send + Sync {
     fn limit(&self) -> Option<(LimitKind, f64)>;
     /// One step per concurrent task.
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>>;
-    /// The one fixed request of a single-endpoint workload, for `wrk`; `None` for flows and
-    /// for requests that change each time (codes, refresh tokens).
-    async fn wrk_request(&self) -> Result<Option<WrkRequest>> {
+    /// The request of a single-endpoint workload, for `wrk` (fixed, or fed with prepared codes
+    /// or a refresh-token chain); `None` for multi-step flows.
+    async fn wrk_request(&self, _plan: &Plan) -> Result<Option<WrkRequest>> {
         Ok(None)
     }
 }
@@ -145,18 +146,11 @@ impl Workload for ClientCredentials {
     fn limit(&self) -> Option<(LimitKind, f64)> {
         self.limit
     }
-    async fn wrk_request(&self) -> Result<Option<WrkRequest>> {
+    async fn wrk_request(&self, _plan: &Plan) -> Result<Option<WrkRequest>> {
+        let body = WrkBody::Fixed(CLIENT_CREDENTIALS_BODY.into());
         Ok(Some(WrkRequest {
-            method: "POST",
-            url: self.token_url.clone(),
-            headers: vec![
-                ("Authorization".into(), self.authorization.clone()),
-                (
-                    "Content-Type".into(),
-                    "application/x-www-form-urlencoded".into(),
-                ),
-            ],
-            body: Some(CLIENT_CREDENTIALS_BODY.into()),
+            expect: "",
+            ..token_request(&self.token_url, &self.authorization, body)
         }))
     }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
@@ -180,7 +174,7 @@ struct CodeExchange {
 }
 
 struct CodeExchangeStep {
-    queue: Arc<Mutex<Vec<(String, Pkce)>>>,
+    queue: Arc<Mutex<Vec<String>>>,
     url: String,
     authorization: String,
 }
@@ -193,18 +187,40 @@ impl Step for CodeExchangeStep {
             .lock()
             .map_err(|_| anyhow!("code queue poisoned"))?
             .pop();
-        let Some((code, pkce)) = next else {
+        let Some(body) = next else {
             return Ok(Outcome::Exhausted);
         };
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "authorization_code")
-            .append_pair("code", &code)
-            .append_pair("redirect_uri", http::REDIRECT_URI)
-            .append_pair("code_verifier", &pkce.verifier)
-            .finish();
         let response = post_token(http, &self.url, &self.authorization, body).await?;
-        read_ok(response, b"\"id_token\"").await?;
+        read_ok(response, ID_TOKEN_MARK.as_bytes()).await?;
         Ok(Outcome::Done)
+    }
+}
+
+/// What an answer with an ID token carries.
+const ID_TOKEN_MARK: &str = "\"id_token\"";
+
+impl CodeExchange {
+    /// The token requests, oldest code first: enough codes to run at 1.3 times the limit for
+    /// the whole duration. Should the server be faster still, the run ends when they run out
+    /// and is marked so.
+    async fn bodies(&self, plan: &Plan) -> Result<Vec<String>> {
+        let wanted = (plan.limit_rate.max(200.0) * 1.3 * plan.duration.as_secs_f64()) as usize
+            + plan.concurrency * 4;
+        let codes = self
+            .codes
+            .codes(wanted.min(200_000), "openid profile email")
+            .await?;
+        Ok(codes
+            .into_iter()
+            .map(|(code, pkce)| {
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("grant_type", "authorization_code")
+                    .append_pair("code", &code)
+                    .append_pair("redirect_uri", http::REDIRECT_URI)
+                    .append_pair("code_verifier", &pkce.verifier)
+                    .finish()
+            })
+            .collect())
     }
 }
 
@@ -216,18 +232,18 @@ impl Workload for CodeExchange {
     fn limit(&self) -> Option<(LimitKind, f64)> {
         Some((LimitKind::Rs256, 2.0))
     }
+    async fn wrk_request(&self, plan: &Plan) -> Result<Option<WrkRequest>> {
+        Ok(Some(token_request(
+            &self.token_url,
+            &self.authorization,
+            WrkBody::EachOnce(self.bodies(plan).await?),
+        )))
+    }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
-        // Enough codes to run at 1.1 times the limit for the whole duration; should the server
-        // be faster still, the run ends when they run out and its rate stays right.
-        let wanted = (plan.limit_rate.max(200.0) * 1.1 * plan.duration.as_secs_f64()) as usize
-            + plan.concurrency * 4;
-        let mut codes = self
-            .codes
-            .codes(wanted.min(200_000), "openid profile email")
-            .await?;
+        let mut bodies = self.bodies(plan).await?;
         // Oldest first: the queue pops from the end.
-        codes.reverse();
-        let queue = Arc::new(Mutex::new(codes));
+        bodies.reverse();
+        let queue = Arc::new(Mutex::new(bodies));
         Ok((0..plan.concurrency)
             .map(|_| {
                 Box::new(CodeExchangeStep {
@@ -240,6 +256,23 @@ impl Workload for CodeExchange {
     }
 }
 
+/// A POST to the token endpoint for wrk, each fed answer checked for an ID token.
+fn token_request(url: &str, authorization: &str, body: WrkBody) -> WrkRequest {
+    WrkRequest {
+        method: "POST",
+        url: url.to_owned(),
+        headers: vec![
+            ("Authorization".into(), authorization.to_owned()),
+            (
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ),
+        ],
+        body,
+        expect: ID_TOKEN_MARK,
+    }
+}
+
 /// `grant_type=refresh_token` with rotation: each task follows its own chain, always
 /// presenting the newest token; each refresh mints an access token and an ID token.
 struct Refresh {
@@ -247,6 +280,8 @@ struct Refresh {
     token_url: String,
     authorization: String,
 }
+
+const REFRESH_PREFIX: &str = "grant_type=refresh_token&refresh_token=";
 
 struct RefreshStep {
     token: String,
@@ -257,7 +292,7 @@ struct RefreshStep {
 #[async_trait]
 impl Step for RefreshStep {
     async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
-        let body = format!("grant_type=refresh_token&refresh_token={}", self.token);
+        let body = format!("{REFRESH_PREFIX}{}", self.token);
         let response = post_token(http, &self.url, &self.authorization, body).await?;
         let body = read_ok(response, b"").await?;
         let tokens: Tokens = serde_json::from_slice(body.as_ref())?;
@@ -271,6 +306,21 @@ impl Step for RefreshStep {
     }
 }
 
+impl Refresh {
+    /// One refresh token per connection, each the start of its own chain.
+    async fn chains(&self, plan: &Plan) -> Result<Vec<String>> {
+        self.codes
+            .tokens(plan.concurrency, http::CONSENTED_SCOPE)
+            .await?
+            .into_iter()
+            .map(|t| {
+                t.refresh_token
+                    .ok_or_else(|| anyhow!("no refresh token with offline_access"))
+            })
+            .collect()
+    }
+}
+
 #[async_trait]
 impl Workload for Refresh {
     fn name(&self) -> &str {
@@ -279,23 +329,36 @@ impl Workload for Refresh {
     fn limit(&self) -> Option<(LimitKind, f64)> {
         Some((LimitKind::Rs256, 2.0))
     }
+    async fn wrk_request(&self, plan: &Plan) -> Result<Option<WrkRequest>> {
+        // One chain more than connections: wrk calls the script's request() once before it
+        // connects, to check what it returns, and that token is never sent.
+        let plan = Plan {
+            concurrency: plan.concurrency + 1,
+            ..*plan
+        };
+        let body = WrkBody::Chain {
+            prefix: REFRESH_PREFIX.to_owned(),
+            tokens: self.chains(&plan).await?,
+        };
+        Ok(Some(token_request(
+            &self.token_url,
+            &self.authorization,
+            body,
+        )))
+    }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
-        let tokens = self
-            .codes
-            .tokens(plan.concurrency, http::CONSENTED_SCOPE)
-            .await?;
-        tokens
+        Ok(self
+            .chains(plan)
+            .await?
             .into_iter()
-            .map(|t| {
-                Ok(Box::new(RefreshStep {
-                    token: t
-                        .refresh_token
-                        .ok_or_else(|| anyhow!("no refresh token with offline_access"))?,
+            .map(|token| {
+                Box::new(RefreshStep {
+                    token,
                     url: self.token_url.clone(),
                     authorization: self.authorization.clone(),
-                }) as Box<dyn Step>)
+                }) as Box<dyn Step>
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -332,12 +395,13 @@ impl Workload for Get {
     fn limit(&self) -> Option<(LimitKind, f64)> {
         None
     }
-    async fn wrk_request(&self) -> Result<Option<WrkRequest>> {
+    async fn wrk_request(&self, _plan: &Plan) -> Result<Option<WrkRequest>> {
         Ok(Some(WrkRequest {
             method: "GET",
             url: self.url.clone(),
             headers: vec![],
-            body: None,
+            body: WrkBody::None,
+            expect: "",
         }))
     }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
@@ -408,7 +472,7 @@ impl Workload for Userinfo {
     fn limit(&self) -> Option<(LimitKind, f64)> {
         None
     }
-    async fn wrk_request(&self) -> Result<Option<WrkRequest>> {
+    async fn wrk_request(&self, _plan: &Plan) -> Result<Option<WrkRequest>> {
         let token = self
             .tokens
             .take(1)
@@ -419,7 +483,8 @@ impl Workload for Userinfo {
             method: "GET",
             url: self.url.clone(),
             headers: vec![("Authorization".into(), format!("Bearer {token}"))],
-            body: None,
+            body: WrkBody::None,
+            expect: "",
         }))
     }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {

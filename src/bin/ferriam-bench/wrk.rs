@@ -1,8 +1,11 @@
-//! `wrk` for the workloads that hammer one endpoint with one fixed request (client
-//! credentials, userinfo, JWKS, discovery): a C load generator uses far less of the shared
-//! CPU than the Rust driver, so more of the machine is left to the server. Installed with
-//! `apt-get install -y wrk` when missing (full runs only); without it the Rust driver runs.
+//! `wrk` for the workloads that hammer one endpoint (client credentials, code exchange,
+//! refresh, userinfo, JWKS, discovery): a C load generator uses far less of the shared CPU
+//! than the Rust driver, so more of the machine is left to the server. Requests that change
+//! each time (codes, refresh tokens) are fed by a small Lua script, which also checks each
+//! answer. Installed with `apt-get install -y wrk` when missing (full runs only); without it
+//! the Rust driver runs.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -12,13 +15,34 @@ use tokio::process::Command;
 
 use crate::driver::Sample;
 
-/// One fixed HTTP request.
+/// What every request of a wrk run sends as its body.
+#[derive(Clone, Debug)]
+pub enum WrkBody {
+    None,
+    /// The same body every time.
+    Fixed(String),
+    /// The next of these for each request, each used once (authorization codes, oldest
+    /// first). When they run out the run stops early and is marked exhausted: its rate, taken
+    /// over the whole duration, is then an underestimate.
+    EachOnce(Vec<String>),
+    /// `prefix` followed by a token from a pool: a good answer's `refresh_token` goes back
+    /// into the pool, so each connection follows its own rotation chain.
+    Chain {
+        prefix: String,
+        tokens: Vec<String>,
+    },
+}
+
+/// One HTTP request, fixed or fed.
 #[derive(Clone, Debug)]
 pub struct WrkRequest {
     pub method: &'static str,
     pub url: String,
     pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
+    pub body: WrkBody,
+    /// What a 200 answer must contain to count as a success. Checked only for fed bodies:
+    /// handing each answer to the script costs wrk time a fixed request need not spend.
+    pub expect: &'static str,
 }
 
 /// Whether `wrk` can be used, installing it with apt-get if `install` and it is missing.
@@ -70,6 +94,83 @@ fn lua(s: &str) -> String {
     out
 }
 
+/// The request script: fixed requests are plain settings, fed ones a `request` function that
+/// takes the next body and a `response` function that checks the answer (and, for a chain,
+/// puts the new token back). `done` prints what the script counted, for [`parse`].
+fn script(request: &WrkRequest, feed: &Path) -> String {
+    let mut script = format!("wrk.method = {}\n", lua(request.method));
+    for (name, value) in &request.headers {
+        let _ = writeln!(script, "wrk.headers[{}] = {}", lua(name), lua(value));
+    }
+    let (prefix, chain) = match &request.body {
+        WrkBody::None => return script,
+        WrkBody::Fixed(body) => {
+            let _ = writeln!(script, "wrk.body = {}", lua(body));
+            return script;
+        }
+        WrkBody::EachOnce(_) => ("", false),
+        WrkBody::Chain { prefix, .. } => (prefix.as_str(), true),
+    };
+    let _ = write!(
+        script,
+        r#"feed = {{}}
+failed = 0
+exhausted = 0
+local prefix = {prefix}
+local expect = {expect}
+local chain = {chain}
+function init(args)
+  for line in io.lines({feed}) do feed[#feed + 1] = line end
+end
+function request()
+  local item = table.remove(feed)
+  if item == nil then
+    exhausted = 1
+    wrk.thread:stop()
+    item = ""
+  end
+  return wrk.format(nil, nil, nil, prefix .. item)
+end
+function response(status, headers, body)
+  if status ~= 200 then
+    -- wrk counts statuses above 399 itself.
+    if status < 400 then failed = failed + 1 end
+    return
+  end
+  if not body:find(expect, 1, true) then failed = failed + 1 end
+  if chain then
+    local token = body:match('"refresh_token":"([^"]+)"')
+    if token then feed[#feed + 1] = token else failed = failed + 1 end
+  end
+end
+local threads = {{}}
+function setup(thread) threads[#threads + 1] = thread end
+function done(summary, latency, requests)
+  local f, e = 0, 0
+  for _, t in ipairs(threads) do
+    f = f + t:get("failed")
+    e = e + t:get("exhausted")
+  end
+  io.write(string.format("script-failed %d\nscript-exhausted %d\n", f, e))
+end
+"#,
+        prefix = lua(prefix),
+        expect = lua(request.expect),
+        feed = lua(&feed.to_string_lossy()),
+    );
+    script
+}
+
+/// The lines the script feeds from, in the order `table.remove` takes them (from the end).
+fn feed_lines(body: &WrkBody) -> Option<String> {
+    let items: Vec<&String> = match body {
+        WrkBody::EachOnce(bodies) => bodies.iter().rev().collect(),
+        WrkBody::Chain { tokens, .. } => tokens.iter().collect(),
+        WrkBody::None | WrkBody::Fixed(_) => return None,
+    };
+    Some(items.iter().map(|item| format!("{item}\n")).collect())
+}
+
 /// Runs wrk with one thread and `concurrency` connections for `duration`.
 pub async fn run(
     request: &WrkRequest,
@@ -77,15 +178,12 @@ pub async fn run(
     duration: Duration,
     scratch: &Path,
 ) -> Result<Sample> {
-    let mut script = format!("wrk.method = {}\n", lua(request.method));
-    for (name, value) in &request.headers {
-        script.push_str(&format!("wrk.headers[{}] = {}\n", lua(name), lua(value)));
-    }
-    if let Some(body) = &request.body {
-        script.push_str(&format!("wrk.body = {}\n", lua(body)));
+    let feed_path = scratch.join("wrk-feed.txt");
+    if let Some(lines) = feed_lines(&request.body) {
+        std::fs::write(&feed_path, lines)?;
     }
     let script_path = scratch.join("wrk-request.lua");
-    std::fs::write(&script_path, script)?;
+    std::fs::write(&script_path, script(request, &feed_path))?;
     let secs = duration.as_secs().max(1);
     let child = Command::new("wrk")
         .args(["-t", "1", "-c", &concurrency.max(1).to_string()])
@@ -139,6 +237,7 @@ fn parse(text: &str) -> Result<Sample> {
     let mut requests = None;
     let mut seconds = None;
     let mut errors = 0u64;
+    let mut exhausted = false;
     let mut messages = Vec::new();
     for line in text.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -155,6 +254,14 @@ fn parse(text: &str) -> Result<Sample> {
                 errors += n;
                 messages.push(format!("{n} responses were not 2xx or 3xx"));
             }
+            ["script-failed", n] => {
+                let n: u64 = n.parse().unwrap_or(1);
+                errors += n;
+                if n > 0 {
+                    messages.push(format!("{n} answers lacked what they should carry"));
+                }
+            }
+            ["script-exhausted", n] => exhausted = *n != "0",
             ["Socket", "errors:", ..] => {
                 let n: u64 = words
                     .iter()
@@ -180,7 +287,7 @@ fn parse(text: &str) -> Result<Sample> {
         latencies_us: Vec::new(),
         fixed_percentiles_ms: Some([p50, p90, p99]),
         error_messages: messages,
-        exhausted: false,
+        exhausted,
         tool: "wrk",
     })
 }
@@ -211,5 +318,62 @@ Transfer/sec:     25.00MB
         assert!((s.rate() - 49_998.5).abs() < 1.0);
         assert_eq!(s.percentile_ms(99.0), 1.2);
         assert_eq!(s.percentile_ms(50.0), 0.3);
+        assert!(!s.exhausted);
+    }
+
+    #[test]
+    fn counts_what_the_script_found_wrong() {
+        let text = "  Latency Distribution
+     50%  300.00us
+     90%  400.00us
+     99%    1.20ms
+  1000 requests in 2.00s, 50.00MB read
+  Non-2xx or 3xx responses: 3
+script-failed 2
+script-exhausted 1
+";
+        let s = parse(text).unwrap();
+        assert_eq!(s.errors, 5);
+        assert_eq!(s.ops, 995);
+        assert!(s.exhausted);
+        assert_eq!(s.error_messages.len(), 2);
+    }
+
+    fn request(body: WrkBody) -> WrkRequest {
+        WrkRequest {
+            method: "POST",
+            url: "http://127.0.0.1:1/token".into(),
+            headers: vec![("Authorization".into(), "Basic \"x\"".into())],
+            body,
+            expect: "\"id_token\"",
+        }
+    }
+
+    #[test]
+    fn a_fixed_request_has_no_response_callback() {
+        let lua = script(&request(WrkBody::Fixed("a=b".into())), Path::new("feed"));
+        assert!(lua.contains("wrk.body = \"a=b\""));
+        assert!(lua.contains("wrk.headers[\"Authorization\"] = \"Basic \\\"x\\\"\""));
+        assert!(!lua.contains("function response"));
+        assert!(feed_lines(&request(WrkBody::None).body).is_none());
+    }
+
+    #[test]
+    fn fed_requests_take_the_oldest_first_and_chains_put_tokens_back() {
+        let once = request(WrkBody::EachOnce(vec!["first".into(), "second".into()]));
+        // table.remove takes from the end, so the first body is written last.
+        assert_eq!(feed_lines(&once.body).unwrap(), "second\nfirst\n");
+        let lua = script(&once, Path::new("/tmp/feed.txt"));
+        assert!(lua.contains("io.lines(\"/tmp/feed.txt\")"));
+        assert!(lua.contains("local chain = false"));
+        let chain = request(WrkBody::Chain {
+            prefix: "grant_type=refresh_token&refresh_token=".into(),
+            tokens: vec!["t1".into(), "t2".into()],
+        });
+        assert_eq!(feed_lines(&chain.body).unwrap(), "t1\nt2\n");
+        let lua = script(&chain, Path::new("feed"));
+        assert!(lua.contains("local chain = true"));
+        assert!(lua.contains("local prefix = \"grant_type=refresh_token&refresh_token=\""));
+        assert!(lua.contains("local expect = \"\\\"id_token\\\"\""));
     }
 }
