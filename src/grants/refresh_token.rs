@@ -15,44 +15,91 @@ use ferriam_protocol::OAuthError;
 use super::{mint, IdTokenFacts, Mint};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::store::RefreshRecord;
+use crate::store::{RefreshRecord, Successor};
 use crate::tokens::opaque;
+
+fn invalid() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
+}
+
+/// What a refresh request must satisfy against the token it presents.
+#[derive(Clone)]
+struct Rules {
+    client_id: String,
+    request: RefreshRequest,
+    now: i64,
+    /// The lifetime of the successor token, in seconds.
+    ttl: i64,
+}
+
+impl Rules {
+    /// The scope of the new access token and the record of the successor token, or why the
+    /// presented token cannot be used: it belongs to another client, is revoked or expired,
+    /// the scope asked for exceeds the grant (RFC 6749 §6), or the user is gone or disabled.
+    fn check(
+        &self,
+        record: &RefreshRecord,
+        user_active: bool,
+    ) -> Result<(Scope, RefreshRecord), OAuthError> {
+        if record.client_id != self.client_id || record.revoked || self.now >= record.expires_at {
+            return Err(invalid());
+        }
+        let scope = self
+            .request
+            .effective_scope(&Scope::parse(&record.scope)?)?;
+        if !user_active {
+            return Err(invalid());
+        }
+        let next = RefreshRecord {
+            expires_at: (self.now + self.ttl).min(record.family_expires_at),
+            issued_at: self.now,
+            rotated_at: None,
+            revoked: false,
+            ..record.clone()
+        };
+        Ok((scope, next))
+    }
+}
 
 pub async fn grant(
     state: &AppState,
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, AppError> {
-    let req = RefreshRequest::parse(params)?;
-    let now = state.now();
-    let old_hash = opaque::hash(&req.refresh_token);
-    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
-    let (record, user) = state.store.refresh(&old_hash).await?.ok_or_else(invalid)?;
-    if record.client_id != client.client_id || record.revoked || now >= record.expires_at {
-        return Err(invalid().into());
-    }
-    let granted = Scope::parse(&record.scope)?;
-    let scope = req.effective_scope(&granted)?;
-    // The user must still exist and be enabled.
-    let user = user.ok_or_else(invalid)?;
-    let successor = opaque::derive(&state.refresh_key, &req.refresh_token);
-    let successor_hash = opaque::hash(&successor);
-    let ttl = client
-        .refresh_token_ttl
-        .unwrap_or(state.config.refresh_token_ttl) as i64;
-    let next = RefreshRecord {
-        expires_at: (now + ttl).min(record.family_expires_at),
-        issued_at: now,
-        rotated_at: None,
-        revoked: false,
-        ..record.clone()
+    let rules = Rules {
+        client_id: client.client_id.clone(),
+        request: RefreshRequest::parse(params)?,
+        now: state.now(),
+        ttl: client
+            .refresh_token_ttl
+            .unwrap_or(state.config.refresh_token_ttl) as i64,
     };
-    let rotated_now = record.rotated_at.is_none()
-        && state
-            .store
-            .rotate_refresh(&old_hash, &successor_hash, &next)
-            .await?;
-    if !rotated_now {
+    let now = rules.now;
+    let old_hash = opaque::hash(&rules.request.refresh_token);
+    let successor = opaque::derive(&state.refresh_key, &rules.request.refresh_token);
+    let successor_hash = opaque::hash(&successor);
+    // The rules run where the token is read, so that a valid token is read and rotated in one
+    // trip to the database; they run again here to say why a token was refused.
+    let decide: Successor = {
+        let rules = rules.clone();
+        Box::new(move |record, user| {
+            rules
+                .check(record, user.is_some())
+                .ok()
+                .map(|(_, next)| next)
+        })
+    };
+    let rotation = state
+        .store
+        .refresh_and_rotate(&old_hash, &successor_hash, decide)
+        .await?
+        .ok_or_else(invalid)?;
+    let (scope, _) = rules.check(&rotation.record, rotation.user.is_some())?;
+    let (record, user) = match rotation.user {
+        Some(user) => (rotation.record, user),
+        None => return Err(invalid().into()),
+    };
+    if !rotation.rotated {
         // Already rotated, by an earlier request or a concurrent one that just won.
         let (current, _) = state.store.refresh(&old_hash).await?.ok_or_else(invalid)?;
         let rotated_at = current.rotated_at.unwrap_or(now);

@@ -423,6 +423,68 @@ async fn purge_and_settings(store: &dyn Store) {
     );
 }
 
+/// A successor rule that accepts every token, or none.
+fn successor_if(accept: bool, issued_at: i64) -> Successor {
+    Box::new(move |record: &RefreshRecord, user: Option<&User>| {
+        assert_eq!(
+            user.map(|u| u.sub.as_str()),
+            Some("u1"),
+            "the user comes along"
+        );
+        accept.then(|| RefreshRecord {
+            issued_at,
+            rotated_at: None,
+            ..record.clone()
+        })
+    })
+}
+
+async fn refresh_read_and_rotated_at_once(store: &dyn Store) {
+    store
+        .save_refresh("ra1", &refresh("ga", 1000))
+        .await
+        .unwrap();
+    assert!(store
+        .refresh_and_rotate("unknown", "ra9", successor_if(true, 20))
+        .await
+        .unwrap()
+        .is_none());
+    let refused = store
+        .refresh_and_rotate("ra1", "ra2", successor_if(false, 20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!refused.rotated, "a refused token stays as it is");
+    assert_eq!(refused.record, refresh("ga", 1000));
+    assert!(store.refresh("ra2").await.unwrap().is_none());
+    let first = store
+        .refresh_and_rotate("ra1", "ra2", successor_if(true, 21))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(first.rotated);
+    assert_eq!(first.record.rotated_at, None, "the token as it was read");
+    let (successor, _) = store.refresh("ra2").await.unwrap().unwrap();
+    assert_eq!(successor.issued_at, 21);
+    let again = store
+        .refresh_and_rotate("ra1", "ra3", successor_if(true, 22))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!again.rotated, "rotates once");
+    assert_eq!(again.record.rotated_at, Some(21));
+    assert!(store.refresh("ra3").await.unwrap().is_none());
+    store.revoke_grant("ga", 5000).await.unwrap();
+    let revoked = store
+        .refresh_and_rotate("ra2", "ra4", successor_if(true, 23))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(revoked.record.revoked);
+    assert!(!revoked.rotated, "a revoked token does not rotate");
+    assert!(store.refresh("ra4").await.unwrap().is_none());
+}
+
 /// Runs the whole suite against one store.
 pub async fn run_all(store: Arc<dyn Store>) {
     users(store.as_ref()).await;
@@ -431,6 +493,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     sessions_interactions_consents(store.as_ref()).await;
     codes(store.clone()).await;
     refresh_tokens(store.as_ref()).await;
+    refresh_read_and_rotated_at_once(store.as_ref()).await;
     purge_and_settings(store.as_ref()).await;
 }
 

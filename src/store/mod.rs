@@ -128,6 +128,18 @@ pub trait ConsentStore {
     ) -> StoreResult<()>;
 }
 
+/// Decides, from a refresh token and its user (if still enabled), the record of its successor;
+/// `None` leaves the token as it is. Pure: it may run on the database's thread.
+pub type Successor =
+    Box<dyn FnOnce(&RefreshRecord, Option<&User>) -> Option<RefreshRecord> + Send + 'static>;
+
+/// A refresh token as read, and whether this request rotated it.
+pub struct Rotation {
+    pub record: RefreshRecord,
+    pub user: Option<User>,
+    pub rotated: bool,
+}
+
 #[async_trait]
 pub trait GrantStore {
     async fn save_code(&self, code_hash: &str, code: &CodeRecord) -> StoreResult<()>;
@@ -145,6 +157,30 @@ pub trait GrantStore {
         successor_hash: &str,
         successor: &RefreshRecord,
     ) -> StoreResult<bool>;
+    /// Reads a refresh token with its user and, when `successor` returns a record for it and
+    /// it has not been rotated yet, rotates it to that record: one unit of work where reading
+    /// and then rotating would be two trips to the database. `None` for an unknown token.
+    async fn refresh_and_rotate(
+        &self,
+        old_hash: &str,
+        successor_hash: &str,
+        successor: Successor,
+    ) -> StoreResult<Option<Rotation>> {
+        let Some((record, user)) = self.refresh(old_hash).await? else {
+            return Ok(None);
+        };
+        let rotated = match successor(&record, user.as_ref()) {
+            Some(next) if record.rotated_at.is_none() => {
+                self.rotate_refresh(old_hash, successor_hash, &next).await?
+            }
+            _ => false,
+        };
+        Ok(Some(Rotation {
+            record,
+            user,
+            rotated,
+        }))
+    }
     /// Revokes a grant: its refresh tokens stop working and its access tokens are refused.
     async fn revoke_grant(&self, grant_id: &str, until: i64) -> StoreResult<()>;
     /// The user a token speaks for, in one round trip: only if the user exists, is enabled,

@@ -27,8 +27,8 @@ use super::rows::{self, Columns};
 use super::statements as sql;
 use super::{
     ClientStore, CodeRecord, CodeRedemption, ConsentStore, GrantStore, Interaction,
-    InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord, Session, SessionStore,
-    SettingsStore, StoreError, StoreResult, StoredClient, User, UserStore,
+    InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord, Rotation, Session,
+    SessionStore, SettingsStore, StoreError, StoreResult, StoredClient, Successor, User, UserStore,
 };
 use crate::workers::Workers;
 
@@ -102,6 +102,32 @@ fn connect(path: &str) -> StoreResult<Connection> {
 /// Runs one statement, prepared once per connection; returns how many rows it changed.
 fn execute(c: &Connection, statement: &str, params: impl Params) -> StoreResult<usize> {
     Ok(c.prepare_cached(statement)?.execute(params)?)
+}
+
+/// Stores `successor` as the successor of `old_hash` (see `sql::ROTATE_REFRESH`); false when
+/// the token is unknown, revoked or already rotated.
+fn rotate(
+    c: &Connection,
+    old_hash: &str,
+    successor_hash: &str,
+    successor: &RefreshRecord,
+) -> StoreResult<bool> {
+    let s = successor;
+    let done = execute(
+        c,
+        sql::ROTATE_REFRESH,
+        params![
+            successor_hash,
+            old_hash,
+            s.grant_id,
+            s.client_id,
+            s.sub,
+            to_json(s)?,
+            s.expires_at,
+            s.issued_at
+        ],
+    )?;
+    Ok(done > 0)
 }
 
 /// The first row of a query, if any, read by `read`.
@@ -561,23 +587,34 @@ impl GrantStore for SqliteStore {
         successor: &RefreshRecord,
     ) -> StoreResult<bool> {
         let (old_hash, successor_hash) = (old_hash.to_owned(), successor_hash.to_owned());
-        let (s, data) = (successor.clone(), to_json(successor)?);
+        let successor = successor.clone();
+        self.run(move |c| rotate(c, &old_hash, &successor_hash, &successor))
+            .await
+    }
+
+    async fn refresh_and_rotate(
+        &self,
+        old_hash: &str,
+        successor_hash: &str,
+        successor: Successor,
+    ) -> StoreResult<Option<Rotation>> {
+        let (old_hash, successor_hash) = (old_hash.to_owned(), successor_hash.to_owned());
         self.run(move |c| {
-            let done = execute(
-                c,
-                sql::ROTATE_REFRESH,
-                params![
-                    successor_hash,
-                    old_hash,
-                    s.grant_id,
-                    s.client_id,
-                    s.sub,
-                    data,
-                    s.expires_at,
-                    s.issued_at
-                ],
-            )?;
-            Ok(done > 0)
+            let Some((record, user)) = first(c, sql::REFRESH, [&old_hash], |r| rows::refresh(r))?
+            else {
+                return Ok(None);
+            };
+            let rotated = match successor(&record, user.as_ref()) {
+                Some(next) if record.rotated_at.is_none() => {
+                    rotate(c, &old_hash, &successor_hash, &next)?
+                }
+                _ => false,
+            };
+            Ok(Some(Rotation {
+                record,
+                user,
+                rotated,
+            }))
         })
         .await
     }
