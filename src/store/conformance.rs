@@ -439,6 +439,17 @@ fn successor_if(accept: bool, issued_at: i64) -> Successor {
     })
 }
 
+/// `refresh_and_rotate` on a token that exists.
+async fn read_and_rotate(
+    store: &dyn Store,
+    old: &str,
+    new: &str,
+    successor: Successor,
+) -> Rotation {
+    let rotation = store.refresh_and_rotate(old, new, successor).await;
+    rotation.unwrap().expect("the token exists")
+}
+
 async fn refresh_read_and_rotated_at_once(store: &dyn Store) {
     store
         .save_refresh("ra1", &refresh("ga", 1000))
@@ -449,37 +460,21 @@ async fn refresh_read_and_rotated_at_once(store: &dyn Store) {
         .await
         .unwrap()
         .is_none());
-    let refused = store
-        .refresh_and_rotate("ra1", "ra2", successor_if(false, 20))
-        .await
-        .unwrap()
-        .unwrap();
+    let refused = read_and_rotate(store, "ra1", "ra2", successor_if(false, 20)).await;
     assert!(!refused.rotated, "a refused token stays as it is");
     assert_eq!(refused.record, refresh("ga", 1000));
     assert!(store.refresh("ra2").await.unwrap().is_none());
-    let first = store
-        .refresh_and_rotate("ra1", "ra2", successor_if(true, 21))
-        .await
-        .unwrap()
-        .unwrap();
+    let first = read_and_rotate(store, "ra1", "ra2", successor_if(true, 21)).await;
     assert!(first.rotated);
     assert_eq!(first.record.rotated_at, None, "the token as it was read");
     let (successor, _) = store.refresh("ra2").await.unwrap().unwrap();
     assert_eq!(successor.issued_at, 21);
-    let again = store
-        .refresh_and_rotate("ra1", "ra3", successor_if(true, 22))
-        .await
-        .unwrap()
-        .unwrap();
+    let again = read_and_rotate(store, "ra1", "ra3", successor_if(true, 22)).await;
     assert!(!again.rotated, "rotates once");
     assert_eq!(again.record.rotated_at, Some(21));
     assert!(store.refresh("ra3").await.unwrap().is_none());
     store.revoke_grant("ga", 5000).await.unwrap();
-    let revoked = store
-        .refresh_and_rotate("ra2", "ra4", successor_if(true, 23))
-        .await
-        .unwrap()
-        .unwrap();
+    let revoked = read_and_rotate(store, "ra2", "ra4", successor_if(true, 23)).await;
     assert!(revoked.record.revoked);
     assert!(!revoked.rotated, "a revoked token does not rotate");
     assert!(store.refresh("ra4").await.unwrap().is_none());

@@ -140,6 +140,21 @@ pub struct Rotation {
     pub rotated: bool,
 }
 
+impl Rotation {
+    /// The successor to store for a token as read: none once it has been rotated, else what
+    /// `successor` decides.
+    pub(crate) fn due(
+        record: &RefreshRecord,
+        user: Option<&User>,
+        successor: Successor,
+    ) -> Option<RefreshRecord> {
+        match record.rotated_at {
+            Some(_) => None,
+            None => successor(record, user),
+        }
+    }
+}
+
 #[async_trait]
 pub trait GrantStore {
     async fn save_code(&self, code_hash: &str, code: &CodeRecord) -> StoreResult<()>;
@@ -169,11 +184,9 @@ pub trait GrantStore {
         let Some((record, user)) = self.refresh(old_hash).await? else {
             return Ok(None);
         };
-        let rotated = match successor(&record, user.as_ref()) {
-            Some(next) if record.rotated_at.is_none() => {
-                self.rotate_refresh(old_hash, successor_hash, &next).await?
-            }
-            _ => false,
+        let rotated = match Rotation::due(&record, user.as_ref(), successor) {
+            Some(next) => self.rotate_refresh(old_hash, successor_hash, &next).await?,
+            None => false,
         };
         Ok(Some(Rotation {
             record,

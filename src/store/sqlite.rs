@@ -604,11 +604,9 @@ impl GrantStore for SqliteStore {
             else {
                 return Ok(None);
             };
-            let rotated = match successor(&record, user.as_ref()) {
-                Some(next) if record.rotated_at.is_none() => {
-                    rotate(c, &old_hash, &successor_hash, &next)?
-                }
-                _ => false,
+            let rotated = match Rotation::due(&record, user.as_ref(), successor) {
+                Some(next) => rotate(c, &old_hash, &successor_hash, &next)?,
+                None => false,
             };
             Ok(Some(Rotation {
                 record,
