@@ -18,6 +18,7 @@ use crate::error::AppError;
 use crate::store::{RefreshRecord, Successor};
 use crate::tokens::opaque;
 
+/// The one answer for a token that cannot be used, whatever the reason (RFC 6749 §5.2).
 fn invalid() -> OAuthError {
     OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
 }

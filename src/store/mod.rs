@@ -173,8 +173,9 @@ pub trait GrantStore {
         successor: &RefreshRecord,
     ) -> StoreResult<bool>;
     /// Reads a refresh token with its user and, when `successor` returns a record for it and
-    /// it has not been rotated yet, rotates it to that record: one unit of work where reading
-    /// and then rotating would be two trips to the database. `None` for an unknown token.
+    /// it has not been rotated yet, rotates it to that record. `None` for an unknown token.
+    /// This default reads, then rotates (two statements, as on PostgreSQL); SQLite runs both
+    /// as one job on its thread, one hand-off instead of two.
     async fn refresh_and_rotate(
         &self,
         old_hash: &str,
