@@ -7,7 +7,7 @@ use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use super::records::{from_json, to_json};
-use super::rows::{self, Columns};
+use super::rows::{self, Column, Columns};
 use super::statements as sql;
 use super::{
     ClientStore, CodeRecord, CodeRedemption, ConsentStore, GrantStore, Interaction,
@@ -63,19 +63,7 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 impl Columns for PgRow {
-    fn text(&self, name: &str) -> StoreResult<String> {
-        Ok(self.try_get(name)?)
-    }
-    fn optional_text(&self, name: &str) -> StoreResult<Option<String>> {
-        Ok(self.try_get(name)?)
-    }
-    fn integer(&self, name: &str) -> StoreResult<i64> {
-        Ok(self.try_get(name)?)
-    }
-    fn optional_integer(&self, name: &str) -> StoreResult<Option<i64>> {
-        Ok(self.try_get(name)?)
-    }
-    fn boolean(&self, name: &str) -> StoreResult<bool> {
+    fn column<T: Column>(&self, name: &str) -> StoreResult<T> {
         Ok(self.try_get(name)?)
     }
 }
@@ -240,9 +228,7 @@ impl ClientStore for PgStore {
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         let rows = sqlx::query(sql::LIST_CLIENTS).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| from_json(&r.try_get::<String, _>("settings")?))
-            .collect()
+        rows.iter().map(|r| r.json("settings")).collect()
     }
 
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {

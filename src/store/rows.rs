@@ -1,34 +1,50 @@
 //! Reading records from result rows, written once for both back ends: each back end's row type
 //! only says how to read a column of each kind.
 
+use serde::de::DeserializeOwned;
+use sqlx::Postgres;
+
 use super::records::from_json;
 use super::{CodeRedemption, KeyRecord, RefreshRecord, Session, StoreResult, StoredClient, User};
 
+/// A column type both back ends can read (text, integers, booleans and their optional forms).
+pub(super) trait Column:
+    rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
+{
+}
+
+impl<T> Column for T where
+    T: rusqlite::types::FromSql + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
+{
+}
+
 /// The columns of one result row, by name.
 pub(super) trait Columns {
-    fn text(&self, name: &str) -> StoreResult<String>;
-    fn optional_text(&self, name: &str) -> StoreResult<Option<String>>;
-    fn integer(&self, name: &str) -> StoreResult<i64>;
-    fn optional_integer(&self, name: &str) -> StoreResult<Option<i64>>;
-    fn boolean(&self, name: &str) -> StoreResult<bool>;
+    /// The value of the column `name`.
+    fn column<T: Column>(&self, name: &str) -> StoreResult<T>;
+
+    /// A text column holding JSON, decoded.
+    fn json<T: DeserializeOwned>(&self, name: &str) -> StoreResult<T> {
+        from_json(&self.column::<String>(name)?)
+    }
 }
 
 /// A user from the user columns of a row (see `statements::user_columns`).
 pub(super) fn user(row: &impl Columns) -> StoreResult<User> {
     Ok(User {
-        sub: row.text("sub")?,
-        username: row.text("username")?,
-        password_hash: row.optional_text("password_hash")?,
-        disabled: row.boolean("disabled")?,
-        profile: from_json(&row.text("profile")?)?,
-        created_at: row.integer("created_at")?,
-        updated_at: row.integer("updated_at")?,
+        sub: row.column("sub")?,
+        username: row.column("username")?,
+        password_hash: row.column("password_hash")?,
+        disabled: row.column("disabled")?,
+        profile: row.json("profile")?,
+        created_at: row.column("created_at")?,
+        updated_at: row.column("updated_at")?,
     })
 }
 
 /// The user of a row whose user columns come from an outer join (absent when `sub` is null).
 pub(super) fn joined_user(row: &impl Columns) -> StoreResult<Option<User>> {
-    match row.optional_text("sub")? {
+    match row.column::<Option<String>>("sub")? {
         Some(_) => Ok(Some(user(row)?)),
         None => Ok(None),
     }
@@ -36,44 +52,44 @@ pub(super) fn joined_user(row: &impl Columns) -> StoreResult<Option<User>> {
 
 pub(super) fn stored_client(row: &impl Columns) -> StoreResult<StoredClient> {
     Ok(StoredClient {
-        client: from_json(&row.text("settings")?)?,
-        secret_hash: row.optional_text("secret_hash")?,
+        client: row.json("settings")?,
+        secret_hash: row.column("secret_hash")?,
     })
 }
 
 pub(super) fn key(row: &impl Columns) -> StoreResult<KeyRecord> {
     Ok(KeyRecord {
-        kid: row.text("kid")?,
-        alg: row.text("alg")?,
-        private_pkcs8: row.text("private_pkcs8")?,
-        created_at: row.integer("created_at")?,
-        retired_at: row.optional_integer("retired_at")?,
+        kid: row.column("kid")?,
+        alg: row.column("alg")?,
+        private_pkcs8: row.column("private_pkcs8")?,
+        created_at: row.column("created_at")?,
+        retired_at: row.column("retired_at")?,
     })
 }
 
 pub(super) fn session(row: &impl Columns) -> StoreResult<Session> {
     Ok(Session {
-        sid: row.text("sid")?,
-        sub: row.text("sub")?,
-        auth_time: row.integer("auth_time")?,
-        amr: from_json(&row.text("amr")?)?,
-        expires_at: row.integer("expires_at")?,
+        sid: row.column("sid")?,
+        sub: row.column("sub")?,
+        auth_time: row.column("auth_time")?,
+        amr: row.json("amr")?,
+        expires_at: row.column("expires_at")?,
     })
 }
 
 /// A code just redeemed, with its user (see `statements::REDEEM_CODE`).
 pub(super) fn fresh_code(row: &impl Columns) -> StoreResult<CodeRedemption> {
     Ok(CodeRedemption::Fresh {
-        code: Box::new(from_json(&row.text("data")?)?),
+        code: Box::new(row.json("data")?),
         user: joined_user(row)?.map(Box::new),
     })
 }
 
 /// A refresh token with its user (see `statements::REFRESH`).
 pub(super) fn refresh(row: &impl Columns) -> StoreResult<(RefreshRecord, Option<User>)> {
-    let mut record: RefreshRecord = from_json(&row.text("data")?)?;
-    record.issued_at = row.integer("issued_at")?;
-    record.rotated_at = row.optional_integer("rotated_at")?;
-    record.revoked = row.boolean("revoked")?;
+    let mut record: RefreshRecord = row.json("data")?;
+    record.issued_at = row.column("issued_at")?;
+    record.rotated_at = row.column("rotated_at")?;
+    record.revoked = row.column("revoked")?;
     Ok((record, joined_user(row)?))
 }

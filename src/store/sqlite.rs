@@ -22,8 +22,8 @@ use rusqlite::{
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection as _};
 
-use super::records::{from_json, to_json};
-use super::rows::{self, Columns};
+use super::records::to_json;
+use super::rows::{self, Column, Columns};
 use super::statements as sql;
 use super::{
     ClientStore, CodeRecord, CodeRedemption, ConsentStore, GrantStore, Interaction,
@@ -185,19 +185,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 }
 
 impl Columns for Row<'_> {
-    fn text(&self, name: &str) -> StoreResult<String> {
-        Ok(self.get(name)?)
-    }
-    fn optional_text(&self, name: &str) -> StoreResult<Option<String>> {
-        Ok(self.get(name)?)
-    }
-    fn integer(&self, name: &str) -> StoreResult<i64> {
-        Ok(self.get(name)?)
-    }
-    fn optional_integer(&self, name: &str) -> StoreResult<Option<i64>> {
-        Ok(self.get(name)?)
-    }
-    fn boolean(&self, name: &str) -> StoreResult<bool> {
+    fn column<T: Column>(&self, name: &str) -> StoreResult<T> {
         Ok(self.get(name)?)
     }
 }
@@ -352,7 +340,7 @@ impl ClientStore for SqliteStore {
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        self.run(|c| all(c, sql::LIST_CLIENTS, |r| from_json(&r.text("settings")?)))
+        self.run(|c| all(c, sql::LIST_CLIENTS, |r| r.json("settings")))
             .await
     }
 
@@ -479,7 +467,7 @@ impl InteractionStore for SqliteStore {
         let id_hash = id_hash.to_owned();
         self.run(move |c| {
             first(c, sql::INTERACTION, params![id_hash, now], |r| {
-                from_json(&r.text("data")?)
+                r.json("data")
             })
         })
         .await
