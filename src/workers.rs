@@ -48,7 +48,7 @@ impl<S: Default + 'static> Workers<S> {
             let queue = queue.clone();
             spawn(format!("{name}-{i}"), move || {
                 yield_to_requests();
-                serve(&queue, S::default());
+                serve(&queue, S::default(), HOLD);
             })?;
         }
         Ok(Self { jobs })
@@ -57,10 +57,14 @@ impl<S: Default + 'static> Workers<S> {
 
 impl<S: Send + 'static> Workers<S> {
     /// Starts one thread named `name`, at normal priority, that owns `state` (a database
-    /// connection) and runs every job on it in turn.
+    /// connection) and runs every job on it in turn. It hands each answer back at once: its
+    /// jobs are short, holding them measured no faster, and a job that waits on the file's lock
+    /// (a `ferriam` command writing) must not hold back the answers before it.
     pub fn dedicated(name: &str, state: S) -> Result<Self, WorkerError> {
         let (jobs, queue) = flume::unbounded::<Job<S>>();
-        spawn(name.to_owned(), move || serve(&queue, state))?;
+        spawn(name.to_owned(), move || {
+            serve(&queue, state, Duration::ZERO)
+        })?;
         Ok(Self { jobs })
     }
 }
@@ -102,11 +106,14 @@ const HOLD: Duration = Duration::from_millis(2);
 /// Every answer handed back wakes a runtime thread, and on a machine whose cores are all busy
 /// signing, that wake-up preempts a worker: two context switches per request, a tenth of the
 /// CPU at RSA rates. So while more jobs are queued, answers are held and handed back together,
-/// up to `HOLD` after the first was ready. When the queue is empty, or the next job would run
-/// past `HOLD`, everything held goes out: a lone request never waits, and a long job (argon2)
+/// up to `hold` after the first was ready. When the queue is empty, or the next job would run
+/// past `hold`, everything held goes out: a lone request never waits, and a long job (argon2)
 /// never holds an answer back.
-fn serve<S>(queue: &flume::Receiver<Job<S>>, mut state: S) {
-    let mut held = Held::default();
+fn serve<S>(queue: &flume::Receiver<Job<S>>, mut state: S, hold: Duration) {
+    let mut held = Held {
+        hold,
+        ..Held::default()
+    };
     loop {
         let job = match queue.try_recv() {
             Ok(job) => job,
@@ -134,11 +141,13 @@ fn serve<S>(queue: &flume::Receiver<Job<S>>, mut state: S) {
     held.deliver();
 }
 
-/// Answers finished but not yet handed back, and when the oldest was ready.
+/// Answers finished but not yet handed back, when the oldest was ready, and how long it may
+/// wait.
 #[derive(Default)]
 struct Held {
     deliveries: Vec<Delivery>,
     since: Option<Instant>,
+    hold: Duration,
 }
 
 impl Held {
@@ -147,10 +156,10 @@ impl Held {
         self.deliveries.push(delivery);
     }
 
-    /// Whether the oldest held answer will have waited `HOLD` by `at`.
+    /// Whether the oldest held answer will have waited its full hold by `at`.
     fn is_due(&self, at: Instant) -> bool {
         self.since
-            .is_some_and(|since| at.saturating_duration_since(since) >= HOLD)
+            .is_some_and(|since| at.saturating_duration_since(since) >= self.hold)
     }
 
     fn deliver(&mut self) {
@@ -195,9 +204,17 @@ mod tests {
         assert_eq!(total, 8, "the workers are still there after a panic");
     }
 
+    /// One thread that holds answers as the signing workers do, so that every job queues
+    /// behind the one before it.
+    fn one_holding_worker<S: Send + 'static>(state: S) -> Workers<S> {
+        let (jobs, queue) = flume::unbounded::<Job<S>>();
+        spawn("test-holding".into(), move || serve(&queue, state, HOLD)).unwrap();
+        Workers { jobs }
+    }
+
     #[tokio::test]
     async fn a_burst_of_queued_jobs_is_answered_in_full() {
-        let workers = Workers::dedicated("test-burst", 0u32).unwrap();
+        let workers = one_holding_worker(0u32);
         let mut answers = tokio::task::JoinSet::new();
         for i in 0..200u32 {
             let workers = workers.clone();
@@ -212,11 +229,13 @@ mod tests {
         assert_eq!(seen, 200);
     }
 
-    #[tokio::test]
-    async fn a_long_job_is_answered_before_the_next_one_ends() {
-        // The second job cannot end until the first one's answer has arrived: if the worker
-        // held that answer while work was queued, the second job would time out.
-        let workers = Workers::dedicated("test-long", ()).unwrap();
+    /// Runs a first job of `first_takes`, then queues a second one that cannot end until the
+    /// first one's answer has arrived; true if it did (false: the answer was held back, and
+    /// the second job gave up after 10 s).
+    async fn first_answer_arrives_during_second_job(
+        workers: Workers<()>,
+        first_takes: Duration,
+    ) -> bool {
         let (started, running) = oneshot::channel();
         let (release, released) = std::sync::mpsc::channel::<()>();
         let first = tokio::spawn({
@@ -224,7 +243,7 @@ mod tests {
             async move {
                 let job = move |_: &mut ()| {
                     let _ = started.send(());
-                    std::thread::sleep(HOLD * 3);
+                    std::thread::sleep(first_takes);
                 };
                 workers.run(job).await
             }
@@ -236,16 +255,28 @@ mod tests {
         });
         first.await.unwrap().unwrap();
         let _ = release.send(());
-        assert!(
-            second.await.unwrap().unwrap(),
-            "the first answer was held back"
-        );
+        second.await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_long_job_is_answered_before_the_next_one_ends() {
+        let workers = one_holding_worker(());
+        assert!(first_answer_arrives_during_second_job(workers, HOLD * 3).await);
+    }
+
+    #[tokio::test]
+    async fn the_dedicated_thread_answers_every_job_at_once() {
+        let workers = Workers::dedicated("test-dedicated", ()).unwrap();
+        assert!(first_answer_arrives_during_second_job(workers, HOLD / 4).await);
     }
 
     #[test]
     fn held_answers_fall_due_after_the_hold() {
         let ready = Instant::now();
-        let mut held = Held::default();
+        let mut held = Held {
+            hold: HOLD,
+            ..Held::default()
+        };
         assert!(!held.is_due(ready + HOLD), "nothing held, nothing due");
         held.push(Box::new(|| ()), ready);
         held.push(Box::new(|| ()), ready + HOLD / 2);
