@@ -8,9 +8,11 @@
 //! [`seed`] (CLI seeding, codes through the real sign-in), [`http`] (browser and token
 //! helpers), [`driver`] (the load generator), [`workloads`] (the workload table), [`limits`]
 //! (signatures and hashes per second), [`procfs`] (CPU and RSS), [`wrk`] (the C load
-//! generator for single-endpoint workloads), [`peer`]
-//! (node-oidc-provider), [`redis`] (the peer's store), [`report`] (markdown and summary).
+//! generator for single-endpoint workloads), [`baseline`] (a bare endpoint that only signs,
+//! the reference for RS256), [`peer`] (node-oidc-provider), [`redis`] (the peer's store),
+//! [`report`] (markdown and summary).
 
+mod baseline;
 mod driver;
 mod http;
 mod limits;
@@ -42,6 +44,15 @@ use crate::workloads::{AccessTokens, ClientCredentials, Plan, Userinfo, Workload
 #[tokio::main]
 async fn main() -> ExitCode {
     let options = Options::parse();
+    if let Some(signing) = options.serve_baseline {
+        return match baseline::serve(signing).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ferriam-bench: bare endpoint: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(options).await {
         Ok(code) => code,
         Err(e) => {
@@ -126,6 +137,11 @@ async fn run(options: Options) -> Result<ExitCode> {
             .await
             {
                 failure = Some(e.context(format!("on {}", db.label)));
+            }
+        }
+        if i == 0 && failure.is_none() {
+            if let Err(e) = run_baselines(&bench, &limits_start, &mut report).await {
+                failure = Some(e);
             }
         }
         db.remove().await;
@@ -299,6 +315,29 @@ async fn run_database(
     figures.idle_after_kb = server.tree().rss_kb();
     figures.stop_ms = server.stop().await?.as_secs_f64() * 1000.0;
     report.servers.push(figures);
+    Ok(())
+}
+
+/// The bare endpoints of [`baseline`], each under Ferriam's client_credentials RS256 load.
+async fn run_baselines(bench: &Bench<'_>, limits: &Limits, report: &mut Report) -> Result<()> {
+    let name = "client_credentials RS256";
+    if !bench.options.selected(name) {
+        return Ok(());
+    }
+    for signing in [baseline::Signing::Inline, baseline::Signing::Workers] {
+        eprintln!("==> bare endpoint, {}", signing.describe());
+        let bare = baseline::Bare::start(signing).await?;
+        let workload = ClientCredentials {
+            name: name.to_owned(),
+            token_url: bare.token_url.clone(),
+            authorization: http::basic("bench", "bench"),
+            limit: Some((LimitKind::Rs256, 1.0)),
+        };
+        for &c in &bench.options.concurrencies() {
+            let row = measure(bench, &workload, signing.label(), bare.tree(), c, limits).await;
+            report.rows.push(row);
+        }
+    }
     Ok(())
 }
 

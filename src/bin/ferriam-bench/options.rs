@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::baseline::Signing;
+
 /// Measures Ferriam's throughput, latency, CPU and memory against the machine's limits
 /// (signatures/s, argon2id hashes/s) and, with `--peer`, against node-oidc-provider.
 #[derive(Parser, Debug, Clone)]
@@ -40,6 +42,9 @@ pub struct Options {
     /// Where the report goes (default: target/bench next to the build).
     #[arg(long)]
     pub out_dir: Option<std::path::PathBuf>,
+    /// Internal: serve the bare reference endpoint (see `baseline`) instead of benchmarking.
+    #[arg(long, hide = true, value_enum)]
+    pub serve_baseline: Option<Signing>,
 }
 
 impl Options {

@@ -4,9 +4,13 @@
 
 use std::fmt::Write as _;
 
+use crate::baseline::Signing;
 use crate::driver::Sample;
 use crate::limits::{LimitKind, Limits};
 use crate::procfs::Usage;
+
+/// The workload the RS256 goal and the bare endpoints share.
+const RS256_WORKLOAD: &str = "client_credentials RS256";
 
 /// One measured run of one workload at one concurrency.
 pub struct Row {
@@ -285,24 +289,56 @@ impl Report {
         s
     }
 
-    /// Rows of the first Ferriam database for one workload.
-    fn ferriam_rows<'a>(&'a self, workload: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
-        let first = self
-            .servers
-            .first()
-            .map(|f| f.label.clone())
-            .unwrap_or_default();
+    /// Rows of one server for one workload.
+    fn rows_of<'a>(
+        &'a self,
+        server: &'a str,
+        workload: &'a str,
+    ) -> impl Iterator<Item = &'a Row> + 'a {
         self.rows
             .iter()
-            .filter(move |r| r.server == first && r.workload == workload)
+            .filter(move |r| r.server == server && r.workload == workload)
     }
 
-    /// The fraction of its limit a workload reached at each concurrency, first database.
-    fn fractions(&self, workload: &str) -> Vec<(usize, f64)> {
+    /// The first Ferriam database's label.
+    fn first_server(&self) -> &str {
+        self.servers.first().map_or("", |f| f.label.as_str())
+    }
+
+    /// Rows of the first Ferriam database for one workload.
+    fn ferriam_rows<'a>(&'a self, workload: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
+        self.rows_of(self.first_server(), workload)
+    }
+
+    /// The fraction of its limit a workload reached at each concurrency on one server.
+    fn fractions(&self, server: &str, workload: &str) -> Vec<(usize, f64)> {
         let limits = self.limits();
-        self.ferriam_rows(workload)
+        self.rows_of(server, workload)
             .filter_map(|r| Some((r.concurrency, r.fraction(&limits)?)))
             .collect()
+    }
+
+    /// What the bare endpoints of `baseline` reached, as one sentence, if they ran.
+    fn baseline_line(&self) -> Option<String> {
+        let figures: Vec<String> = [Signing::Inline, Signing::Workers]
+            .into_iter()
+            .filter_map(|signing| {
+                let fractions = self.fractions(signing.label(), RS256_WORKLOAD);
+                (!fractions.is_empty()).then(|| {
+                    let at: Vec<String> = fractions
+                        .iter()
+                        .map(|(c, f)| format!("{:.0}% at concurrency {c}", f * 100.0))
+                        .collect();
+                    format!("{} {}", signing.describe(), at.join(", "))
+                })
+            })
+            .collect();
+        (!figures.is_empty()).then(|| {
+            format!(
+                "for reference, in the same run and under the same load, a bare endpoint that only signs RS256 (no client authentication, no storage) reached: {}",
+                figures.join("; ")
+            )
+        })
     }
 
     /// Each goal of the issue with the measured figure (first database), at every concurrency
@@ -310,10 +346,11 @@ impl Report {
     pub fn goals(&self) -> Vec<String> {
         let mark = |ok: bool| if ok { "met" } else { "MISSED" };
         let mut out = Vec::new();
-        let mut frac_goal = |label: &str, workload: &str, goal: f64| {
-            let fractions = self.fractions(workload);
+        let first = self.first_server();
+        let frac_goal = |label: &str, workload: &str, goal: f64| {
+            let fractions = self.fractions(first, workload);
             if fractions.is_empty() {
-                return;
+                return None;
             }
             let figures: Vec<String> = fractions
                 .iter()
@@ -331,16 +368,21 @@ impl Report {
             } else {
                 format!("met at concurrency {} only", met.join(", "))
             };
-            out.push(format!(
+            Some(format!(
                 "{label} (goal ≥ {:.0}% of the limit): {}: {verdict}",
                 goal * 100.0,
                 figures.join(", "),
-            ));
+            ))
         };
-        frac_goal("client_credentials RS256", "client_credentials RS256", 0.90);
-        frac_goal("code exchange", "code exchange (openid)", 0.85);
-        frac_goal("refresh", "refresh (rotation, openid)", 0.85);
-        frac_goal("password sign-in", "browser sign-in (password)", 0.90);
+        out.extend(frac_goal("client_credentials RS256", RS256_WORKLOAD, 0.90));
+        out.extend(self.baseline_line());
+        out.extend(frac_goal("code exchange", "code exchange (openid)", 0.85));
+        out.extend(frac_goal("refresh", "refresh (rotation, openid)", 0.85));
+        out.extend(frac_goal(
+            "password sign-in",
+            "browser sign-in (password)",
+            0.90,
+        ));
         for c in self
             .comparisons
             .iter()
