@@ -16,6 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use clap::ValueEnum;
 use ferriam::tokens::jwt::{self, ACCESS_TOKEN_TYP};
 use ferriam::tokens::keys::SigningKey;
 use ferriam::tokens::opaque;
@@ -130,12 +131,11 @@ impl Bare {
     /// Starts this binary as a bare endpoint signing as `signing` says.
     pub async fn start(signing: Signing) -> Result<Self> {
         let me = std::env::current_exe().context("cannot locate ferriam-bench itself")?;
-        let mode = match signing {
-            Signing::Inline => "inline",
-            Signing::Workers => "workers",
-        };
+        let mode = signing
+            .to_possible_value()
+            .context("every signing mode has a name")?;
         let mut child = Command::new(me)
-            .args(["--serve-baseline", mode])
+            .args(["--serve-baseline", mode.get_name()])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .kill_on_drop(true)

@@ -320,7 +320,7 @@ async fn run_database(
 
 /// The bare endpoints of [`baseline`], each under Ferriam's client_credentials RS256 load.
 async fn run_baselines(bench: &Bench<'_>, limits: &Limits, report: &mut Report) -> Result<()> {
-    let name = "client_credentials RS256";
+    let name = report::RS256_WORKLOAD;
     if !bench.options.selected(name) {
         return Ok(());
     }

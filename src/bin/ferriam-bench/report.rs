@@ -10,7 +10,7 @@ use crate::limits::{LimitKind, Limits};
 use crate::procfs::Usage;
 
 /// The workload the RS256 goal and the bare endpoints share.
-const RS256_WORKLOAD: &str = "client_credentials RS256";
+pub const RS256_WORKLOAD: &str = "client_credentials RS256";
 
 /// One measured run of one workload at one concurrency.
 pub struct Row {
@@ -198,6 +198,9 @@ impl Report {
                     r.sample.error_messages.join("; ")
                 );
             }
+        }
+        if self.baseline_line().is_some() {
+            let _ = writeln!(s, "\n*bare, signs on runtime* and *bare, signs on workers*: the reference for the RS256 goal, an endpoint that only signs an access token (no client authentication, no storage), signing on the async runtime or on Ferriam's signing threads, under the same client_credentials load.");
         }
         let _ = writeln!(s, "\n*Fraction of limit*: requests/s ÷ (the mean of the limit measured right before and right after the run ÷ signatures or hashes per request); the load generator runs on the same cores, so this is what the whole machine delivers. *Per server CPU-second*: requests per CPU-second of the server ÷ the limit's operations per CPU-second of the measuring threads (÷ the same units), i.e. the server's own efficiency, whatever the load generator or other processes took.");
         let _ = writeln!(
