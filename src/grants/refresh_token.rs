@@ -15,7 +15,7 @@ use ferriam_protocol::OAuthError;
 use super::{mint, IdTokenFacts, Mint};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::store::{RefreshRecord, Successor};
+use crate::store::{RefreshRecord, Successor, User};
 use crate::tokens::opaque;
 
 /// The one answer for a token that cannot be used, whatever the reason (RFC 6749 §5.2).
@@ -34,23 +34,22 @@ struct Rules {
 }
 
 impl Rules {
-    /// The scope of the new access token and the record of the successor token, or why the
-    /// presented token cannot be used: it belongs to another client, is revoked or expired,
-    /// the scope asked for exceeds the grant (RFC 6749 §6), or the user is gone or disabled.
-    fn check(
+    /// The scope of the new access token, the record of the successor token and the token's
+    /// user, or why the presented token cannot be used: it belongs to another client, is
+    /// revoked or expired, the scope asked for exceeds the grant (RFC 6749 §6), or the user is
+    /// gone or disabled (`None`: the store returns only enabled users).
+    fn check<'u>(
         &self,
         record: &RefreshRecord,
-        user_active: bool,
-    ) -> Result<(Scope, RefreshRecord), OAuthError> {
+        user: Option<&'u User>,
+    ) -> Result<(Scope, RefreshRecord, &'u User), OAuthError> {
         if record.client_id != self.client_id || record.revoked || self.now >= record.expires_at {
             return Err(invalid());
         }
         let scope = self
             .request
             .effective_scope(&Scope::parse(&record.scope)?)?;
-        if !user_active {
-            return Err(invalid());
-        }
+        let user = user.ok_or_else(invalid)?;
         let next = RefreshRecord {
             expires_at: (self.now + self.ttl).min(record.family_expires_at),
             issued_at: self.now,
@@ -58,7 +57,7 @@ impl Rules {
             revoked: false,
             ..record.clone()
         };
-        Ok((scope, next))
+        Ok((scope, next, user))
     }
 }
 
@@ -83,23 +82,15 @@ pub async fn grant(
     // trip to the database; they run again here to say why a token was refused.
     let decide: Successor = {
         let rules = rules.clone();
-        Box::new(move |record, user| {
-            rules
-                .check(record, user.is_some())
-                .ok()
-                .map(|(_, next)| next)
-        })
+        Box::new(move |record, user| rules.check(record, user).ok().map(|(_, next, _)| next))
     };
     let rotation = state
         .store
         .refresh_and_rotate(&old_hash, &successor_hash, decide)
         .await?
         .ok_or_else(invalid)?;
-    let (scope, _) = rules.check(&rotation.record, rotation.user.is_some())?;
-    let (record, user) = match rotation.user {
-        Some(user) => (rotation.record, user),
-        None => return Err(invalid().into()),
-    };
+    let record = &rotation.record;
+    let (scope, _, user) = rules.check(record, rotation.user.as_ref())?;
     if !rotation.rotated {
         // Already rotated, by an earlier request or a concurrent one that just won.
         let (current, _) = state.store.refresh(&old_hash).await?.ok_or_else(invalid)?;
