@@ -8,11 +8,10 @@
 //! make because RSA may not run on the runtime. Ferriam's rate against the first is its whole
 //! overhead; against the second, its overhead beyond the hand-off.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -24,10 +23,10 @@ use ferriam::workers::Workers;
 use ferriam_protocol::client::SigningAlg;
 use ferriam_protocol::jwt_claims::AccessTokenClaims;
 use ferriam_protocol::token::TokenResponse;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::Command;
 
 use crate::procfs::ProcTree;
+use crate::server::Announcing;
 
 /// Where the bare endpoint makes its RSA signature.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -121,9 +120,7 @@ async fn token(signer: Signer) -> Result<Json<TokenResponse>, StatusCode> {
 
 /// A running bare endpoint, killed when dropped.
 pub struct Bare {
-    _child: Child,
-    _stdout: BufReader<ChildStdout>,
-    pid: u32,
+    process: Announcing,
     pub token_url: String,
 }
 
@@ -134,30 +131,21 @@ impl Bare {
         let mode = signing
             .to_possible_value()
             .context("every signing mode has a name")?;
-        let mut child = Command::new(me)
-            .args(["--serve-baseline", mode.get_name()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
+        let mut command = Command::new(me);
+        command.args(["--serve-baseline", mode.get_name()]);
+        let started = Announcing::spawn(&mut command, Duration::from_secs(30))
+            .await
             .context("cannot start the bare endpoint")?;
-        let pid = child.id().ok_or_else(|| anyhow!("bare endpoint exited"))?;
-        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-        let mut stdout = BufReader::new(stdout);
-        let mut line = String::new();
-        match tokio::time::timeout(Duration::from_secs(30), stdout.read_line(&mut line)).await {
-            Ok(Ok(n)) if n > 0 => {}
-            _ => bail!("the bare endpoint did not print its address"),
-        }
+        let Some(address) = &started.first_line else {
+            bail!("the bare endpoint did not print its address");
+        };
         Ok(Self {
-            _child: child,
-            _stdout: stdout,
-            pid,
-            token_url: format!("http://{}/token", line.trim()),
+            token_url: format!("http://{}/token", address.trim()),
+            process: started,
         })
     }
 
     pub fn tree(&self) -> ProcTree {
-        ProcTree::new(self.pid)
+        ProcTree::new(self.process.pid)
     }
 }

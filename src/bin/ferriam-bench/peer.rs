@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 use tokio::process::{Child, ChildStdout, Command};
 
 use crate::procfs::ProcTree;
 use crate::redis::Redis;
 use crate::seed::ClientCreds;
+use crate::server::Announcing;
 
 /// The provider script, written next to the installed package.
 const PROVIDER_JS: &str = include_str!("provider.mjs");
@@ -120,17 +121,15 @@ impl Store {
     }
 }
 
-/// Waits for the line the provider prints once every worker listens.
-async fn read_ready(stdout: &mut BufReader<ChildStdout>, log: &Path) -> Result<ReadyLine> {
-    let mut line = String::new();
-    match tokio::time::timeout(Duration::from_secs(60), stdout.read_line(&mut line)).await {
-        Ok(Ok(n)) if n > 0 => {}
-        _ => bail!(
+/// Reads the line the provider prints once every worker listens (`None`: it printed none).
+fn ready_line(line: Option<&str>, log: &Path) -> Result<ReadyLine> {
+    let Some(line) = line else {
+        bail!(
             "node-oidc-provider did not start within 60 s; see {}",
             log.display()
-        ),
-    }
-    serde_json::from_str(&line)
+        )
+    };
+    serde_json::from_str(line)
         .with_context(|| format!("unexpected first line from the peer: {line}"))
 }
 
@@ -176,29 +175,19 @@ impl Peer {
         if let Ok(store) = &store {
             store.configure(&mut command, userinfo_tokens);
         }
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file))
-            .kill_on_drop(true)
-            .spawn()
+        command.stderr(Stdio::from(log_file));
+        let started = Announcing::spawn(&mut command, Duration::from_secs(60))
+            .await
             .context("cannot run node")?;
-        let pid = child.id().ok_or_else(|| anyhow!("node exited at once"))?;
-        let mut stdout = BufReader::new(
-            child
-                .stdout
-                .take()
-                .ok_or_else(|| anyhow!("no stdout pipe"))?,
-        );
-        let ready = read_ready(&mut stdout, log).await?;
+        let ready = ready_line(started.first_line.as_deref(), log)?;
         let (minted, store) = match store {
             Ok(store) => (minted_tokens(ready), Some(store)),
             Err(why) => (Err(why), None),
         };
         let mut peer = Self {
-            child,
-            _stdout: stdout,
-            pid,
+            child: started.child,
+            _stdout: started.stdout,
+            pid: started.pid,
             issuer: format!("http://127.0.0.1:{port}"),
             workers,
             version: installed_version(dir),

@@ -139,6 +139,44 @@ pub async fn cli(bin: &Path, db_url: &str, args: &[&str], stdin: Option<&str>) -
         .with_context(|| format!("ferriam {} printed no JSON", args.join(" ")))
 }
 
+/// A child process that announces itself on the first line of its standard output (its
+/// address, or that it is ready); killed if dropped.
+pub struct Announcing {
+    pub child: Child,
+    /// Kept open: the child may write more, and a closed pipe would end it.
+    pub stdout: BufReader<ChildStdout>,
+    pub pid: u32,
+    /// The first line, or `None` if none came within the wait.
+    pub first_line: Option<String>,
+}
+
+impl Announcing {
+    /// Spawns `command` with stdin closed and stdout piped, and waits up to `wait` for the
+    /// first line it prints.
+    pub async fn spawn(command: &mut Command, wait: Duration) -> Result<Self> {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().ok_or_else(|| anyhow!("exited at once"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("no stdout pipe"))?;
+        let mut stdout = BufReader::new(stdout);
+        let mut line = String::new();
+        let read = tokio::time::timeout(wait, stdout.read_line(&mut line)).await;
+        let first_line = matches!(read, Ok(Ok(n)) if n > 0).then_some(line);
+        Ok(Self {
+            child,
+            stdout,
+            pid,
+            first_line,
+        })
+    }
+}
+
 /// A running `ferriam serve`.
 pub struct Ferriam {
     child: Child,
@@ -158,31 +196,20 @@ impl Ferriam {
             .open(log)
             .with_context(|| format!("cannot open {}", log.display()))?;
         let spawned = Instant::now();
-        let mut child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url])
             .env("FERRIAM_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file))
-            .kill_on_drop(true)
-            .spawn()
+            .stderr(Stdio::from(log_file));
+        let started = Announcing::spawn(&mut command, Duration::from_secs(60))
+            .await
             .with_context(|| format!("cannot start {}", bin.display()))?;
-        let pid = child
-            .id()
-            .ok_or_else(|| anyhow!("ferriam exited at once"))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow!("no stdout pipe"))?;
-        let mut stdout = BufReader::new(stdout);
-        let mut line = String::new();
-        let read = tokio::time::timeout(Duration::from_secs(60), stdout.read_line(&mut line)).await;
-        let issuer = match read {
-            Ok(Ok(n)) if n > 0 => serde_json::from_str::<Value>(&line)
+        let issuer = match &started.first_line {
+            Some(line) => serde_json::from_str::<Value>(line)
                 .ok()
                 .and_then(|v| v["issuer"].as_str().map(str::to_owned))
                 .ok_or_else(|| anyhow!("ferriam serve printed {line:?}, not its JSON line"))?,
-            _ => bail!(
+            None => bail!(
                 "ferriam serve did not report ready within 60 s; see {}",
                 log.display()
             ),
@@ -204,9 +231,9 @@ impl Ferriam {
         }
         Ok(Self {
             ready_after: spawned.elapsed(),
-            child,
-            _stdout: stdout,
-            pid,
+            child: started.child,
+            _stdout: started.stdout,
+            pid: started.pid,
             issuer,
         })
     }
