@@ -87,6 +87,12 @@ fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
+/// A fraction of a limit as the Goals section shows it: with one decimal, so that a figure
+/// just under its goal (89.6%) is not printed as the goal itself beside "missed".
+fn fraction_at(fraction: f64, concurrency: usize) -> String {
+    format!("{:.1}% at concurrency {concurrency}", fraction * 100.0)
+}
+
 /// The CPU model and core count from /proc/cpuinfo.
 pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -328,10 +334,8 @@ impl Report {
             .filter_map(|signing| {
                 let fractions = self.fractions(signing.label(), RS256_WORKLOAD);
                 (!fractions.is_empty()).then(|| {
-                    let at: Vec<String> = fractions
-                        .iter()
-                        .map(|(c, f)| format!("{:.0}% at concurrency {c}", f * 100.0))
-                        .collect();
+                    let at: Vec<String> =
+                        fractions.iter().map(|(c, f)| fraction_at(*f, *c)).collect();
                     format!("{} {}", signing.describe(), at.join(", "))
                 })
             })
@@ -355,10 +359,7 @@ impl Report {
             if fractions.is_empty() {
                 return None;
             }
-            let figures: Vec<String> = fractions
-                .iter()
-                .map(|(c, f)| format!("{:.0}% at concurrency {c}", f * 100.0))
-                .collect();
+            let figures: Vec<String> = fractions.iter().map(|(c, f)| fraction_at(*f, *c)).collect();
             let met: Vec<String> = fractions
                 .iter()
                 .filter(|(_, f)| *f >= goal)
