@@ -135,7 +135,8 @@ impl Server {
             refresh_key: refresh_key.into(),
             clock: clock.clone(),
             clients: Arc::new(clients::ClientCache::default()),
-            signer: workers::Workers::start("ferriam-sign").map_err(|_| StartError::Workers)?,
+            signer: workers::Workers::start(workers::names::SIGNING)
+                .map_err(|_| StartError::Workers)?,
             config: Arc::new(config),
         };
         let background = vec![

@@ -15,7 +15,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 use tokio::sync::OnceCell;
 
-use crate::workers::Workers;
+use crate::workers::{names, Workers};
 
 /// Hashes and verifies passwords off the async runtime.
 #[derive(Clone)]
@@ -44,7 +44,7 @@ impl PasswordHasher {
             .map_err(|e| HashError::Params(e.to_string()))?;
         Ok(Self {
             params,
-            workers: Workers::start("ferriam-argon2").map_err(|_| HashError::Failed)?,
+            workers: Workers::start(names::HASHING).map_err(|_| HashError::Failed)?,
             dummy_hash: Arc::new(OnceCell::new()),
         })
     }

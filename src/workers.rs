@@ -12,6 +12,17 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+/// The names of the threads, by job (Linux shows the first 15 bytes, in `top -H` and /proc):
+/// the benchmark tells from them where the server's CPU went.
+pub mod names {
+    /// The RSA signing threads (`ferriam-sign-0`, …).
+    pub const SIGNING: &str = "ferriam-sign";
+    /// The argon2 threads (`ferriam-argon2-0`, …).
+    pub const HASHING: &str = "ferriam-argon2";
+    /// The thread that owns the SQLite connection.
+    pub const DATABASE: &str = "ferriam-sqlite";
+}
+
 /// A job runs on the worker's state and returns how to hand its answer back.
 type Job<S> = Box<dyn FnOnce(&mut S) -> Delivery + Send>;
 

@@ -30,7 +30,7 @@ use super::{
     InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord, Rotation, Session,
     SessionStore, SettingsStore, StoreError, StoreResult, StoredClient, Successor, User, UserStore,
 };
-use crate::workers::Workers;
+use crate::workers::{names, Workers};
 
 /// How long a statement waits for another process (a `ferriam` command) to release the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,7 +69,7 @@ impl SqliteStore {
             .await
             .map_err(|_| StoreError::Stopped)??;
         let database =
-            Workers::dedicated("ferriam-sqlite", connection).map_err(|_| StoreError::Stopped)?;
+            Workers::dedicated(names::DATABASE, connection).map_err(|_| StoreError::Stopped)?;
         Ok(Self { database })
     }
 

@@ -19,7 +19,7 @@ use clap::ValueEnum;
 use ferriam::tokens::jwt::{self, ACCESS_TOKEN_TYP};
 use ferriam::tokens::keys::SigningKey;
 use ferriam::tokens::opaque;
-use ferriam::workers::Workers;
+use ferriam::workers::{names, Workers};
 use ferriam_protocol::client::SigningAlg;
 use ferriam_protocol::jwt_claims::AccessTokenClaims;
 use ferriam_protocol::token::TokenResponse;
@@ -67,7 +67,7 @@ pub async fn serve(signing: Signing) -> Result<()> {
     let (key, _) = SigningKey::generate(SigningAlg::RS256)?;
     let workers = match signing {
         Signing::Inline => None,
-        Signing::Workers => Some(Workers::start("ferriam-sign")?),
+        Signing::Workers => Some(Workers::start(names::SIGNING)?),
     };
     let signer = Signer {
         key: Arc::new(key),

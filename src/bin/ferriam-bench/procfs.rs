@@ -1,10 +1,13 @@
 //! CPU time and memory of a server process and its descendants, read from Linux's /proc:
-//! `utime + stime` from /proc/PID/stat, `VmRSS` and `VmHWM` from /proc/PID/status, and the
-//! peak reset by writing 5 to /proc/PID/clear_refs.
+//! `utime + stime` from /proc/PID/stat (and per thread from /proc/PID/task/TID/stat), the
+//! machine's busy and idle time from /proc/stat, `VmRSS` and `VmHWM` from /proc/PID/status, and
+//! the peak reset by writing 5 to /proc/PID/clear_refs.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use ferriam::workers::names;
 
 /// A process and the processes it started (node:cluster workers, for the peer).
 #[derive(Clone, Copy, Debug)]
@@ -12,22 +15,29 @@ pub struct ProcTree {
     pub root: u32,
 }
 
-/// What /proc/PID/stat tells: the parent and the CPU ticks spent.
+/// What /proc/PID/stat (or /proc/PID/task/TID/stat) tells: the name, the parent and the CPU
+/// ticks spent.
 struct Stat {
+    name: String,
     ppid: u32,
     ticks: u64,
 }
 
 fn stat(pid: u32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn parse_stat(text: &str) -> Option<Stat> {
     // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let close = text.rfind(')')?;
+    let name = text.get(text.find('(')? + 1..close)?.to_owned();
+    let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
     // After the name: state(0) ppid(1) ... utime(11) stime(12).
     let ppid = fields.get(1)?.parse().ok()?;
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(Stat {
+        name,
         ppid,
         ticks: utime + stime,
     })
@@ -100,6 +110,25 @@ impl ProcTree {
         ticks as f64 / clock_ticks()
     }
 
+    /// The root's CPU ticks, in all and by what its threads do. A thread that ended counts in
+    /// the total only.
+    fn thread_ticks(&self) -> Option<ThreadTicks> {
+        let mut ticks = ThreadTicks {
+            total: stat(self.root)?.ticks,
+            ..ThreadTicks::default()
+        };
+        for entry in std::fs::read_dir(format!("/proc/{}/task", self.root))
+            .ok()?
+            .flatten()
+        {
+            let text = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            if let Some(thread) = parse_stat(&text) {
+                ticks.add(&thread.name, thread.ticks);
+            }
+        }
+        Some(ticks)
+    }
+
     /// Resident memory now, summed over the tree, in KiB.
     pub fn rss_kb(&self) -> u64 {
         self.pids()
@@ -118,6 +147,102 @@ impl ProcTree {
         self.pids()
             .into_iter()
             .all(|p| std::fs::write(format!("/proc/{p}/clear_refs"), "5").is_ok())
+    }
+}
+
+/// CPU ticks of a server process, in all and for the threads Ferriam names after their job.
+#[derive(Clone, Copy, Debug, Default)]
+struct ThreadTicks {
+    total: u64,
+    signing: u64,
+    hashing: u64,
+    database: u64,
+}
+
+impl ThreadTicks {
+    /// Counts a thread's ticks under its job, told by its name (Linux keeps 15 bytes of it).
+    fn add(&mut self, thread_name: &str, ticks: u64) {
+        if thread_name.starts_with(names::SIGNING) {
+            self.signing += ticks;
+        } else if thread_name.starts_with(names::HASHING) {
+            self.hashing += ticks;
+        } else if thread_name.starts_with(names::DATABASE) {
+            self.database += ticks;
+        }
+    }
+}
+
+/// The whole machine's CPU ticks from the first line of /proc/stat: (busy, busy + idle).
+fn machine_ticks() -> Option<(u64, u64)> {
+    parse_machine_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+fn parse_machine_ticks(proc_stat: &str) -> Option<(u64, u64)> {
+    let line = proc_stat.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let busy = f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7)?;
+    let idle = f.get(3)? + f.get(4)?;
+    Some((busy, busy + idle))
+}
+
+/// The machine's and a server's ticks at one moment.
+#[derive(Clone, Copy, Debug)]
+struct CpuSnapshot {
+    machine_busy: u64,
+    machine_total: u64,
+    server: ThreadTicks,
+}
+
+impl CpuSnapshot {
+    fn take(tree: &ProcTree) -> Option<Self> {
+        let (machine_busy, machine_total) = machine_ticks()?;
+        Some(Self {
+            machine_busy,
+            machine_total,
+            server: tree.thread_ticks()?,
+        })
+    }
+}
+
+/// Where the machine's CPU time went during a run, each as a fraction of it (cores × run
+/// time): the server's signing, argon2 and database threads, the rest of the server (the async
+/// runtime), the rest of the machine (the load generator, interrupts) and idle time.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CpuSplit {
+    pub signing: f64,
+    pub hashing: f64,
+    pub database: f64,
+    pub runtime: f64,
+    pub elsewhere: f64,
+    pub idle: f64,
+}
+
+impl CpuSplit {
+    fn between(start: &CpuSnapshot, end: &CpuSnapshot) -> Option<Self> {
+        let total = end.machine_total.checked_sub(start.machine_total)?;
+        if total == 0 {
+            return None;
+        }
+        let share = |ticks: u64| ticks as f64 / total as f64;
+        let (a, b) = (&start.server, &end.server);
+        let signing = b.signing.saturating_sub(a.signing);
+        let hashing = b.hashing.saturating_sub(a.hashing);
+        let database = b.database.saturating_sub(a.database);
+        let server = b.total.saturating_sub(a.total);
+        let busy = end.machine_busy.saturating_sub(start.machine_busy);
+        Some(Self {
+            signing: share(signing),
+            hashing: share(hashing),
+            database: share(database),
+            runtime: share(server.saturating_sub(signing + hashing + database)),
+            elsewhere: share(busy.saturating_sub(server)),
+            idle: share(total.saturating_sub(busy)),
+        })
     }
 }
 
@@ -166,12 +291,15 @@ impl RssSampler {
 pub struct Usage {
     pub cpu_seconds: f64,
     pub peak_rss_kb: u64,
+    /// Where the machine's CPU went, for a server of one process (not the peer's cluster).
+    pub cpu_split: Option<CpuSplit>,
 }
 
 /// Measures CPU seconds and peak RSS of `tree` around a stretch of work.
 pub struct UsageMeter {
     tree: ProcTree,
     cpu_start: f64,
+    snapshot: Option<CpuSnapshot>,
     sampler: RssSampler,
     hwm_reset: bool,
 }
@@ -182,6 +310,7 @@ impl UsageMeter {
         Self {
             tree,
             cpu_start: tree.cpu_seconds(),
+            snapshot: CpuSnapshot::take(&tree),
             sampler: RssSampler::start(tree),
             hwm_reset,
         }
@@ -189,6 +318,7 @@ impl UsageMeter {
 
     pub async fn finish(self) -> Usage {
         let cpu = self.tree.cpu_seconds() - self.cpu_start;
+        let end = CpuSnapshot::take(&self.tree);
         let sampled = self.sampler.finish().await;
         let single = self.tree.pids().len() == 1;
         // A single process's VmHWM is exact when it could be reset; otherwise the samples.
@@ -197,9 +327,99 @@ impl UsageMeter {
         } else {
             sampled
         };
+        let cpu_split = match (single, self.snapshot, end) {
+            (true, Some(start), Some(end)) => CpuSplit::between(&start, &end),
+            _ => None,
+        };
         Usage {
             cpu_seconds: cpu.max(0.0),
             peak_rss_kb: peak,
+            cpu_split,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_are_read_after_the_name_whatever_it_holds() {
+        let line = "42 (tokio) (x 1) S 7 42 42 0 -1 4194560 10 0 0 0 150 30 0 0 20 0 1 0";
+        let s = parse_stat(line).unwrap();
+        assert_eq!((s.name.as_str(), s.ppid, s.ticks), ("tokio) (x 1", 7, 180));
+        assert!(parse_stat("42 tokio S 7").is_none());
+    }
+
+    #[test]
+    fn the_machine_is_busy_outside_idle_and_iowait() {
+        let proc_stat = "cpu  100 5 20 800 10 1 2 3 0 0\ncpu0 50 2 10 400 5 0 1 1 0 0\n";
+        // busy = user + nice + system + irq + softirq + steal
+        assert_eq!(parse_machine_ticks(proc_stat), Some((131, 941)));
+        assert_eq!(parse_machine_ticks("intr 1 2 3\n"), None);
+    }
+
+    #[test]
+    fn the_split_shares_the_machine_between_threads_others_and_idle() {
+        let at = |busy, total, server: [u64; 4]| CpuSnapshot {
+            machine_busy: busy,
+            machine_total: total,
+            server: ThreadTicks {
+                total: server[0],
+                signing: server[1],
+                hashing: server[2],
+                database: server[3],
+            },
+        };
+        let start = at(1_000, 5_000, [300, 200, 0, 10]);
+        // 200 ticks passed: 180 busy, of which the server took 160 (120 signing, 10 database).
+        let end = at(1_180, 5_200, [460, 320, 0, 20]);
+        let split = CpuSplit::between(&start, &end).unwrap();
+        let expect = CpuSplit {
+            signing: 0.6,
+            hashing: 0.0,
+            database: 0.05,
+            runtime: 0.15,
+            elsewhere: 0.1,
+            idle: 0.1,
+        };
+        assert_eq!(split, expect);
+        assert_eq!(CpuSplit::between(&end, &end), None, "no time passed");
+    }
+
+    #[test]
+    fn a_named_thread_is_counted_under_its_job() {
+        let tree = ProcTree::new(std::process::id());
+        let before = tree.thread_ticks().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinner = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("{}-9", names::SIGNING))
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+                .unwrap()
+        };
+        // Spin until /proc shows the thread's time (a tick is 10 ms), for at most 10 s.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut after = tree.thread_ticks().unwrap();
+        while after.signing == before.signing && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            after = tree.thread_ticks().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        spinner.join().unwrap();
+        assert!(
+            after.signing > before.signing,
+            "the signing thread's time was seen"
+        );
+        assert!(
+            after.total >= after.signing,
+            "the process total includes it"
+        );
+        assert_eq!(after.database, before.database, "no database thread ran");
     }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::baseline::Signing;
 use crate::driver::Sample;
 use crate::limits::{LimitKind, Limits};
-use crate::procfs::Usage;
+use crate::procfs::{CpuSplit, Usage};
 
 /// The workload the RS256 goal and the bare endpoints share.
 pub const RS256_WORKLOAD: &str = "client_credentials RS256";
@@ -209,6 +209,7 @@ impl Report {
             let _ = writeln!(s, "\n*bare, signs on runtime* and *bare, signs on workers*: the reference for the RS256 goal, an endpoint that only signs an access token (no client authentication, no storage), signing on the async runtime or on Ferriam's signing threads, under the same client_credentials load.");
         }
         let _ = writeln!(s, "\n*Fraction of limit*: requests/s ÷ (the mean of the limit measured right before and right after the run ÷ signatures or hashes per request); the load generator runs on the same cores, so this is what the whole machine delivers. *Per server CPU-second*: requests per CPU-second of the server ÷ the limit's operations per CPU-second of the measuring threads (÷ the same units), i.e. the server's own efficiency, whatever the load generator or other processes took.");
+        self.cpu_split_section(&mut s);
         let _ = writeln!(
             s,
             "\n## Limits (same crypto code, {} threads)\n",
@@ -325,6 +326,40 @@ impl Report {
         self.rows_of(server, workload)
             .filter_map(|r| Some((r.concurrency, r.fraction(&limits)?)))
             .collect()
+    }
+
+    /// Where the machine's CPU went during each run that has a limit (server of one process):
+    /// what stands between a fraction of the limit and 100%.
+    fn cpu_split_section(&self, s: &mut String) {
+        let rows: Vec<(&Row, CpuSplit)> = self
+            .rows
+            .iter()
+            .filter(|r| r.limit.is_some())
+            .filter_map(|r| Some((r, r.usage.cpu_split?)))
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(s, "\n## Where the CPU went\n");
+        let _ = writeln!(s, "Shares of the machine's CPU time (all cores × the run's duration) during each run with a limit, read from /proc before and after it: the server's threads by their names, the rest of the machine's busy time (the load generator, interrupts, other processes) and idle time. A workload's fraction of its limit cannot much exceed the share its signing (or argon2) threads got, since a signature or hash costs there what it costs in the limit's own loop; the bare endpoint that signs on the runtime signs in the runtime column.\n");
+        let _ = writeln!(s, "| server | workload | conc. | signing threads | argon2 threads | database thread | runtime and other server threads | rest of the machine | idle |");
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        let pct = |f: f64| format!("{:.1}%", f * 100.0);
+        for (r, c) in rows {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.server,
+                r.workload,
+                r.concurrency,
+                pct(c.signing),
+                pct(c.hashing),
+                pct(c.database),
+                pct(c.runtime),
+                pct(c.elsewhere),
+                pct(c.idle)
+            );
+        }
     }
 
     /// What the bare endpoints of `baseline` reached, as one sentence, if they ran.
