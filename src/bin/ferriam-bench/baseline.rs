@@ -146,6 +146,6 @@ impl Bare {
     }
 
     pub fn tree(&self) -> ProcTree {
-        ProcTree::new(self.process.pid)
+        self.process.tree()
     }
 }

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
-use tokio::io::BufReader;
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::Command;
 
 use crate::procfs::ProcTree;
 use crate::redis::Redis;
@@ -83,9 +82,7 @@ struct Store {
 
 /// A running node-oidc-provider.
 pub struct Peer {
-    child: Child,
-    _stdout: BufReader<ChildStdout>,
-    pub pid: u32,
+    process: Announcing,
     pub issuer: String,
     pub workers: usize,
     pub version: String,
@@ -185,9 +182,7 @@ impl Peer {
             Err(why) => (Err(why), None),
         };
         let mut peer = Self {
-            child: started.child,
-            _stdout: started.stdout,
-            pid: started.pid,
+            process: started,
             issuer: format!("http://127.0.0.1:{port}"),
             workers,
             version: installed_version(dir),
@@ -266,7 +261,7 @@ impl Peer {
     }
 
     pub fn tree(&self) -> ProcTree {
-        ProcTree::new(self.pid)
+        self.process.tree()
     }
 
     /// SIGTERM to the primary (it stops its workers), killed after 10 s; then this run's keys
@@ -279,8 +274,8 @@ impl Peer {
 
     async fn terminate(&mut self) -> Result<()> {
         let started = Instant::now();
-        crate::server::terminate(self.pid);
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+        crate::server::terminate(self.process.pid);
+        if tokio::time::timeout(Duration::from_secs(10), self.process.child.wait())
             .await
             .is_err()
         {
@@ -289,7 +284,7 @@ impl Peer {
                     .args(["-KILL", &pid.to_string()])
                     .status();
             }
-            let _ = self.child.kill().await;
+            let _ = self.process.child.kill().await;
             bail!(
                 "node-oidc-provider did not stop within {:?}; killed",
                 started.elapsed()

@@ -212,7 +212,7 @@ impl CpuSnapshot {
 /// Where the machine's CPU time went during a run, each as a fraction of it (cores × run
 /// time): the server's signing, argon2 and database threads, the rest of the server (the async
 /// runtime), the rest of the machine (the load generator, interrupts) and idle time.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CpuSplit {
     pub signing: f64,
     pub hashing: f64,

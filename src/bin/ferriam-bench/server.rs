@@ -144,7 +144,7 @@ pub async fn cli(bin: &Path, db_url: &str, args: &[&str], stdin: Option<&str>) -
 pub struct Announcing {
     pub child: Child,
     /// Kept open: the child may write more, and a closed pipe would end it.
-    pub stdout: BufReader<ChildStdout>,
+    _stdout: BufReader<ChildStdout>,
     pub pid: u32,
     /// The first line, or `None` if none came within the wait.
     pub first_line: Option<String>,
@@ -170,18 +170,21 @@ impl Announcing {
         let first_line = matches!(read, Ok(Ok(n)) if n > 0).then_some(line);
         Ok(Self {
             child,
-            stdout,
+            _stdout: stdout,
             pid,
             first_line,
         })
+    }
+
+    /// The process and the processes it started.
+    pub fn tree(&self) -> ProcTree {
+        ProcTree::new(self.pid)
     }
 }
 
 /// A running `ferriam serve`.
 pub struct Ferriam {
-    child: Child,
-    _stdout: BufReader<ChildStdout>,
-    pub pid: u32,
+    process: Announcing,
     pub issuer: String,
     /// From spawn to the first answered request.
     pub ready_after: Duration,
@@ -231,27 +234,25 @@ impl Ferriam {
         }
         Ok(Self {
             ready_after: spawned.elapsed(),
-            child: started.child,
-            _stdout: started.stdout,
-            pid: started.pid,
+            process: started,
             issuer,
         })
     }
 
     pub fn tree(&self) -> ProcTree {
-        ProcTree::new(self.pid)
+        self.process.tree()
     }
 
     /// Stops with SIGTERM (the server finishes requests in flight), or kills after 15 s.
     pub async fn stop(mut self) -> Result<Duration> {
         let started = Instant::now();
-        terminate(self.pid);
-        match tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await {
+        terminate(self.process.pid);
+        match tokio::time::timeout(Duration::from_secs(15), self.process.child.wait()).await {
             Ok(Ok(status)) if status.success() => Ok(started.elapsed()),
             Ok(Ok(status)) => bail!("ferriam serve exited with {status} after SIGTERM"),
             Ok(Err(e)) => Err(e.into()),
             Err(_) => {
-                let _ = self.child.kill().await;
+                let _ = self.process.child.kill().await;
                 bail!("ferriam serve did not stop within 15 s of SIGTERM; killed")
             }
         }
