@@ -87,10 +87,14 @@ fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
-/// A fraction of a limit as the Goals section shows it: with one decimal, so that a figure
-/// just under its goal (89.6%) is not printed as the goal itself beside "missed".
+/// A fraction as the Goals and CPU sections show it: with one decimal, so that a figure just
+/// under its goal (89.6%) is not printed as the goal itself beside "missed".
+fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
 fn fraction_at(fraction: f64, concurrency: usize) -> String {
-    format!("{:.1}% at concurrency {concurrency}", fraction * 100.0)
+    format!("{} at concurrency {concurrency}", percent(fraction))
 }
 
 /// The CPU model and core count from /proc/cpuinfo.
@@ -344,7 +348,6 @@ impl Report {
         let _ = writeln!(s, "Shares of the machine's CPU time (all cores × the run's duration) during each run with a limit, read from /proc before and after it: the server's threads by their names, the rest of the machine's busy time (the load generator, interrupts, other processes) and idle time. A workload's fraction of its limit cannot much exceed the share its signing (or argon2) threads got, since a signature or hash costs there what it costs in the limit's own loop; the bare endpoint that signs on the runtime signs in the runtime column.\n");
         let _ = writeln!(s, "| server | workload | conc. | signing threads | argon2 threads | database thread | runtime and other server threads | rest of the machine | idle |");
         let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
-        let pct = |f: f64| format!("{:.1}%", f * 100.0);
         for (r, c) in rows {
             let _ = writeln!(
                 s,
@@ -352,12 +355,12 @@ impl Report {
                 r.server,
                 r.workload,
                 r.concurrency,
-                pct(c.signing),
-                pct(c.hashing),
-                pct(c.database),
-                pct(c.runtime),
-                pct(c.elsewhere),
-                pct(c.idle)
+                percent(c.signing),
+                percent(c.hashing),
+                percent(c.database),
+                percent(c.runtime),
+                percent(c.elsewhere),
+                percent(c.idle)
             );
         }
     }
