@@ -318,24 +318,39 @@ async fn run_database(
     Ok(())
 }
 
-/// The bare endpoints of [`baseline`], each under Ferriam's client_credentials RS256 load.
+/// The bare endpoints of [`baseline`], under the load of each Ferriam workload they are the
+/// reference for: client_credentials RS256 (one signature per answer), and code exchange or
+/// refresh with `openid` (two).
 async fn run_baselines(bench: &Bench<'_>, limits: &Limits, report: &mut Report) -> Result<()> {
-    let name = report::RS256_WORKLOAD;
-    if !bench.options.selected(name) {
+    let selected = |name: &str| bench.options.selected(name);
+    let one_signature = selected(report::RS256_WORKLOAD);
+    let two_signatures = report::TWO_SIGNATURE_REFERENCES.iter().any(|w| selected(w));
+    if !one_signature && !two_signatures {
         return Ok(());
     }
     for signing in [baseline::Signing::Inline, baseline::Signing::Workers] {
         eprintln!("==> bare endpoint, {}", signing.describe());
         let bare = baseline::Bare::start(signing).await?;
-        let workload = ClientCredentials {
-            name: name.to_owned(),
-            token_url: bare.token_url.clone(),
-            authorization: http::basic("bench", "bench"),
-            limit: Some((LimitKind::Rs256, 1.0)),
-        };
-        for &c in &bench.options.concurrencies() {
-            let row = measure(bench, &workload, signing.label(), bare.tree(), c, limits).await;
-            report.rows.push(row);
+        let shapes = [
+            (one_signature, report::RS256_WORKLOAD, &bare.token_url, 1.0),
+            (
+                two_signatures,
+                report::TWO_SIGNATURES_WORKLOAD,
+                &bare.token_and_id_token_url,
+                2.0,
+            ),
+        ];
+        for (_, name, url, signatures) in shapes.into_iter().filter(|shape| shape.0) {
+            let workload = ClientCredentials {
+                name: name.to_owned(),
+                token_url: url.clone(),
+                authorization: http::basic("bench", "bench"),
+                limit: Some((LimitKind::Rs256, signatures)),
+            };
+            for &c in &bench.options.concurrencies() {
+                let row = measure(bench, &workload, signing.label(), bare.tree(), c, limits).await;
+                report.rows.push(row);
+            }
         }
     }
     Ok(())

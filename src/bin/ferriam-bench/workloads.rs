@@ -14,6 +14,7 @@ use reqwest::header::AUTHORIZATION;
 use crate::driver::{Outcome, Step};
 use crate::http::{self, read_ok, Browser, Pkce, Tokens};
 use crate::limits::LimitKind;
+use crate::report;
 use crate::seed::{CodeFactory, Seed};
 use crate::wrk::{WrkBody, WrkRequest};
 
@@ -227,7 +228,7 @@ impl CodeExchange {
 #[async_trait]
 impl Workload for CodeExchange {
     fn name(&self) -> &str {
-        "code exchange (openid)"
+        report::CODE_EXCHANGE_WORKLOAD
     }
     fn limit(&self) -> Option<(LimitKind, f64)> {
         Some((LimitKind::Rs256, 2.0))
@@ -324,7 +325,7 @@ impl Refresh {
 #[async_trait]
 impl Workload for Refresh {
     fn name(&self) -> &str {
-        "refresh (rotation, openid)"
+        report::REFRESH_WORKLOAD
     }
     fn limit(&self) -> Option<(LimitKind, f64)> {
         Some((LimitKind::Rs256, 2.0))
