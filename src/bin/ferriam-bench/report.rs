@@ -11,11 +11,13 @@ use crate::procfs::{CpuSplit, Usage};
 
 /// The workload the RS256 goal and the bare endpoints share.
 pub const RS256_WORKLOAD: &str = "client_credentials RS256";
-/// The workloads that mint an access token and an ID token, two RS256 signatures.
+/// The code exchange with `openid`: an access token and an ID token, two RS256 signatures.
 pub const CODE_EXCHANGE_WORKLOAD: &str = "code exchange (openid)";
+/// The refresh with `openid`: two RS256 signatures too.
 pub const REFRESH_WORKLOAD: &str = "refresh (rotation, openid)";
-/// What the bare endpoints answer under the load of the two above, their reference.
+/// The bare endpoints' answer with an access token and an ID token.
 pub const TWO_SIGNATURES_WORKLOAD: &str = "access + ID token RS256";
+/// The workloads [`TWO_SIGNATURES_WORKLOAD`] is the reference for.
 pub const TWO_SIGNATURE_REFERENCES: [&str; 2] = [CODE_EXCHANGE_WORKLOAD, REFRESH_WORKLOAD];
 
 /// One measured run of one workload at one concurrency.
