@@ -42,6 +42,9 @@ pub enum Signing {
 }
 
 impl Signing {
+    /// Both forms, in the order they run and are reported.
+    pub const BOTH: [Signing; 2] = [Signing::Inline, Signing::Workers];
+
     /// The row's server name in the report.
     pub fn label(self) -> &'static str {
         match self {

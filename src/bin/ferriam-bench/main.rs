@@ -328,7 +328,7 @@ async fn run_baselines(bench: &Bench<'_>, limits: &Limits, report: &mut Report) 
     if !one_signature && !two_signatures {
         return Ok(());
     }
-    for signing in [baseline::Signing::Inline, baseline::Signing::Workers] {
+    for signing in baseline::Signing::BOTH {
         eprintln!("==> bare endpoint, {}", signing.describe());
         let bare = baseline::Bare::start(signing).await?;
         let shapes = [

@@ -274,17 +274,12 @@ impl Peer {
 
     async fn terminate(&mut self) -> Result<()> {
         let started = Instant::now();
-        crate::server::terminate(self.process.pid);
-        if tokio::time::timeout(Duration::from_secs(10), self.process.child.wait())
-            .await
-            .is_err()
+        if self
+            .process
+            .terminate(Duration::from_secs(10))
+            .await?
+            .is_none()
         {
-            for pid in self.tree().pids() {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-            let _ = self.process.child.kill().await;
             bail!(
                 "node-oidc-provider did not stop within {:?}; killed",
                 started.elapsed()

@@ -217,8 +217,11 @@ impl Report {
                 );
             }
         }
-        let bare = [Signing::Inline.label(), Signing::Workers.label()];
-        if self.rows.iter().any(|r| bare.contains(&r.server.as_str())) {
+        if self
+            .rows
+            .iter()
+            .any(|r| Signing::BOTH.iter().any(|b| r.server == b.label()))
+        {
             let _ = writeln!(s, "\n*bare, signs on runtime* and *bare, signs on workers*: the reference for the RS256 goals, an endpoint that only signs (no client authentication, no storage), signing on the async runtime or on Ferriam's signing threads, under the same load as client_credentials: *{RS256_WORKLOAD}* answers with an access token, the shape of client_credentials; *{TWO_SIGNATURES_WORKLOAD}* with an access token and an ID token signed one after the other, the shape of the code exchange and the refresh.");
         }
         let _ = writeln!(s, "\n*Fraction of limit*: requests/s ÷ (the mean of the limit measured right before and right after the run ÷ signatures or hashes per request); the load generator runs on the same cores, so this is what the whole machine delivers. *Per server CPU-second*: requests per CPU-second of the server ÷ the limit's operations per CPU-second of the measuring threads (÷ the same units), i.e. the server's own efficiency, whatever the load generator or other processes took.");
@@ -377,7 +380,7 @@ impl Report {
     /// What the bare endpoints of `baseline` reached answering as `workload` (`what` they
     /// sign), as one sentence, if they ran.
     fn baseline_line(&self, workload: &str, what: &str) -> Option<String> {
-        let figures: Vec<String> = [Signing::Inline, Signing::Workers]
+        let figures: Vec<String> = Signing::BOTH
             .into_iter()
             .filter_map(|signing| {
                 let fractions = self.fractions(signing.label(), workload);

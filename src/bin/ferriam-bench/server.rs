@@ -3,7 +3,7 @@
 //! stopped with SIGTERM. The child is killed if the benchmark ends early.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -180,6 +180,24 @@ impl Announcing {
     pub fn tree(&self) -> ProcTree {
         ProcTree::new(self.pid)
     }
+
+    /// Sends SIGTERM and waits up to `within` for the process to exit; if it has not, kills
+    /// it and every process it started, and answers `None`.
+    pub async fn terminate(&mut self, within: Duration) -> Result<Option<ExitStatus>> {
+        terminate(self.pid);
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => Ok(Some(status?)),
+            Err(_) => {
+                for pid in self.tree().pids() {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .status();
+                }
+                let _ = self.child.kill().await;
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// A running `ferriam serve`.
@@ -246,21 +264,16 @@ impl Ferriam {
     /// Stops with SIGTERM (the server finishes requests in flight), or kills after 15 s.
     pub async fn stop(mut self) -> Result<Duration> {
         let started = Instant::now();
-        terminate(self.process.pid);
-        match tokio::time::timeout(Duration::from_secs(15), self.process.child.wait()).await {
-            Ok(Ok(status)) if status.success() => Ok(started.elapsed()),
-            Ok(Ok(status)) => bail!("ferriam serve exited with {status} after SIGTERM"),
-            Ok(Err(e)) => Err(e.into()),
-            Err(_) => {
-                let _ = self.process.child.kill().await;
-                bail!("ferriam serve did not stop within 15 s of SIGTERM; killed")
-            }
+        match self.process.terminate(Duration::from_secs(15)).await? {
+            Some(status) if status.success() => Ok(started.elapsed()),
+            Some(status) => bail!("ferriam serve exited with {status} after SIGTERM"),
+            None => bail!("ferriam serve did not stop within 15 s of SIGTERM; killed"),
         }
     }
 }
 
 /// Sends SIGTERM to `pid`.
-pub fn terminate(pid: u32) {
+fn terminate(pid: u32) {
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .stderr(Stdio::null())
