@@ -152,7 +152,9 @@ impl Server {
                     _ = shutdown => {}
                 }
             };
-            if let Err(e) = axum::serve(listener, router)
+            // Handlers may read the peer address (`ConnectInfo<SocketAddr>`), e.g. for throttling.
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(listener, service)
                 .with_graceful_shutdown(stop)
                 .await
             {

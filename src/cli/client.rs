@@ -151,6 +151,7 @@ fn build(args: CreateArgs) -> Result<Client, String> {
             .unwrap_or(SigningAlg::RS256),
         access_token_ttl,
         refresh_token_ttl,
+        ..Client::default()
     })
 }
 

@@ -38,6 +38,7 @@ fn client(id: &str) -> Client {
         access_token_alg: SigningAlg::RS256,
         access_token_ttl: None,
         refresh_token_ttl: None,
+        ..Default::default()
     }
 }
 

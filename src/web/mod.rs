@@ -1,6 +1,7 @@
 //! HTTP handlers, one file per endpoint: extract, call the protocol crate and the store, respond.
 
 pub mod authorize;
+pub mod client_auth;
 pub mod discovery;
 pub mod extract;
 pub mod signin;

@@ -122,6 +122,7 @@ impl TestServer {
             access_token_alg: SigningAlg::RS256,
             access_token_ttl: None,
             refresh_token_ttl: None,
+            ..Default::default()
         };
         edit(&mut client);
         let secret = (client.client_type == ClientType::Confidential).then(opaque::random_token);

@@ -754,6 +754,7 @@ async fn basic_credentials_are_form_urlencoded() {
         access_token_alg: ferriam_protocol::client::SigningAlg::RS256,
         access_token_ttl: None,
         refresh_token_ttl: None,
+        ..Default::default()
     };
     server
         .store

@@ -21,17 +21,45 @@ pub enum ClientType {
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// A JWT signed with HMAC under the client's secret (OpenID Connect Core §9).
+    ClientSecretJwt,
+    /// A JWT signed with the client's private key (RFC 7523, OpenID Connect Core §9).
+    PrivateKeyJwt,
     None,
 }
 
 impl AuthMethod {
+    pub const ALL: [AuthMethod; 5] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::ClientSecretJwt,
+        Self::PrivateKeyJwt,
+        Self::None,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
             Self::None => "none",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// RFC 8252 / OpenID Connect Registration `application_type`: native apps may use loopback
+/// redirect URIs on any port and private-use URI schemes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplicationType {
+    #[default]
+    Web,
+    Native,
 }
 
 /// JWS algorithms Ferriam signs with.
@@ -81,6 +109,58 @@ pub struct Client {
     pub access_token_ttl: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_ttl: Option<u64>,
+    /// Absolute lifetime of this client's refresh-token families; the server's default if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_absolute_ttl: Option<u64>,
+    #[serde(default)]
+    pub application_type: ApplicationType,
+    /// `id_token_signed_response_alg`; RS256 when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_alg: Option<SigningAlg>,
+    /// Where the client's public keys for `private_key_jwt` are fetched from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The client's public keys for `private_key_jwt`, registered inline (a JWK Set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Back-Channel Logout 1.0 `backchannel_logout_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Front-Channel Logout 1.0 `frontchannel_logout_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_uri: Option<String>,
+    /// Exact origins allowed to call `/token`, `/userinfo` and `/revoke` from a browser (CORS).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for Client {
+    /// A confidential web client for the authorization code flow, with nothing registered yet.
+    fn default() -> Self {
+        Self {
+            client_id: String::new(),
+            name: String::new(),
+            client_type: ClientType::Confidential,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            response_types: vec!["code".into()],
+            scopes: Vec::new(),
+            token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+            allow_plain_pkce: false,
+            access_token_alg: SigningAlg::RS256,
+            access_token_ttl: None,
+            refresh_token_ttl: None,
+            refresh_token_absolute_ttl: None,
+            application_type: ApplicationType::Web,
+            id_token_alg: None,
+            jwks_uri: None,
+            jwks: None,
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
+            allowed_origins: Vec::new(),
+        }
+    }
 }
 
 impl Client {
@@ -228,6 +308,7 @@ mod tests {
             access_token_alg: SigningAlg::RS256,
             access_token_ttl: None,
             refresh_token_ttl: None,
+            ..Default::default()
         }
     }
 

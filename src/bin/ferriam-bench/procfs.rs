@@ -113,10 +113,7 @@ impl ProcTree {
     /// The root's CPU ticks, in all and by what its threads do. A thread that ended counts in
     /// the total only.
     fn thread_ticks(&self) -> Option<ThreadTicks> {
-        let mut ticks = ThreadTicks {
-            total: stat(self.root)?.ticks,
-            ..ThreadTicks::default()
-        };
+        let mut ticks = ThreadTicks::default();
         for entry in std::fs::read_dir(format!("/proc/{}/task", self.root))
             .ok()?
             .flatten()
@@ -126,6 +123,9 @@ impl ProcTree {
                 ticks.add(&thread.name, thread.ticks);
             }
         }
+        // The process total is read last: read first, a thread still running could show more
+        // time than the total taken a moment before it.
+        ticks.total = stat(self.root)?.ticks;
         Some(ticks)
     }
 

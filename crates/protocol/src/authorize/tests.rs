@@ -19,6 +19,7 @@ fn client(client_type: ClientType) -> Client {
         access_token_alg: SigningAlg::RS256,
         access_token_ttl: None,
         refresh_token_ttl: None,
+        ..Default::default()
     }
 }
 
