@@ -7,6 +7,7 @@
 //! - [`password`]: argon2id on a bounded pool. [`pages`]: server-rendered HTML.
 //! - [`signin`]: the sign-in state machine; [`grants`]: the token endpoint's grants.
 //! - [`web`]: one thin handler per endpoint; [`app`]: state and router; [`error`]: errors to HTTP.
+//! - [`transport`]: the HTTP/1.1 listener (lingering close, request-smuggling refusal).
 //!
 //! The protocol rules themselves live in the `ferriam-protocol` crate, which does no I/O.
 
@@ -22,6 +23,7 @@ pub mod signin;
 pub mod store;
 pub mod testing;
 pub mod tokens;
+pub mod transport;
 pub mod web;
 pub mod workers;
 
@@ -152,14 +154,7 @@ impl Server {
                     _ = shutdown => {}
                 }
             };
-            // Handlers may read the peer address (`ConnectInfo<SocketAddr>`), e.g. for throttling.
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(e) = axum::serve(listener, service)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
+            transport::serve(listener, router, stop).await;
         });
         Ok(RunningServer {
             addr,

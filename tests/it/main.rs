@@ -13,4 +13,5 @@ mod lockout;
 mod refresh;
 mod signin_pages;
 mod token_errors;
+mod transport;
 mod userinfo;
