@@ -9,6 +9,7 @@ mod browser;
 mod client_changes;
 mod code_flow;
 mod discovery;
+mod implicit;
 mod lockout;
 mod refresh;
 mod signin_pages;
