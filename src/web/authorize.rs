@@ -73,6 +73,7 @@ async fn handle(
         Err(AuthorizeError::Redirect { error, response }) => {
             tracing::info!(
                 error = error.code.as_str(),
+                detail = error.detail.as_deref().unwrap_or(""),
                 client_id,
                 "authorization request refused"
             );
