@@ -3,8 +3,9 @@
 //! A validated request either completes at once (usable session, consent on record) or is
 //! stored as an [`Interaction`] bound to the browser that started it (a browser cookie) and
 //! protected by a CSRF token; the pages then sign the user in and ask consent, and
-//! [`finish`] issues the code and, in the implicit and hybrid flows, the tokens. Binding to the browser stops another browser from completing
-//! someone else's request (the ORY Hydra PR #770 session-fixation lesson).
+//! [`finish`] issues the code and, in the implicit and hybrid flows, the tokens. Binding to
+//! the browser stops another browser from completing someone else's request (the ORY Hydra
+//! PR #770 session-fixation lesson).
 
 mod cookies;
 mod front_channel;

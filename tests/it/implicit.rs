@@ -128,11 +128,11 @@ async fn every_response_type(server: &TestServer) {
     // `token id_token` is the same set as `id_token token`: order does not matter.
     for response_type in RESPONSE_TYPES.iter().copied().chain(["token id_token"]) {
         let words: Vec<&str> = response_type.split(' ').collect();
-        let url = url_with(
-            &server.issuer,
-            "/authorize",
-            &request(&client, response_type),
-        );
+        // offline_access is granted, yet no refresh token leaves the authorization endpoint.
+        let mut pairs = request(&client, response_type);
+        pairs.retain(|(k, _)| *k != "scope");
+        pairs.push(("scope", "openid email offline_access"));
+        let url = url_with(&server.issuer, "/authorize", &pairs);
         let back = browser.sign_in(&server.issuer, &url, "ada").await;
         let what = format!("{response_type}: {}", back.location);
         // Multiple Response Type Encoding Practices §2.1 (fragment) and §5 (none: the query).
@@ -221,6 +221,10 @@ async fn every_response_type(server: &TestServer) {
             // The hybrid code is redeemed as any code; its ID token speaks for the same user.
             let reply = server.exchange(&client, code, None).await;
             assert_eq!(reply.status, StatusCode::OK, "{what}: {}", reply.body);
+            assert!(
+                reply.body.get("refresh_token").is_some(),
+                "{what}: the token endpoint may"
+            );
             let (_, claims) = verify_id_token(&rp, &reply.str("id_token"));
             assert_eq!(claims.subject().as_str(), ada, "{what}");
             assert_eq!(claims.nonce().map(|n| n.secret().as_str()), Some(NONCE));
