@@ -424,6 +424,25 @@ async fn bad_requests(server: &TestServer) {
     // A sign-in that was refused set no session.
     let response = get(request(&client, "token")).await;
     assert!(!sets_session(response.headers()));
+    // Errors after validation (no session for prompt=none, consent denied) use the fragment.
+    let mut pairs = request(&client, "id_token token");
+    pairs.push(("prompt", "none"));
+    assert_fragment_error(server, &get(pairs).await, "login_required");
+    server.create_user("ada").await;
+    let url = url_with(
+        &server.issuer,
+        "/authorize",
+        &request(&client, "code id_token"),
+    );
+    let login = browser
+        .follow(&server.issuer, browser.get(&url).await)
+        .await;
+    let consent = browser
+        .submit_login(&server.issuer, login, "ada", PASSWORD)
+        .await;
+    let page = browser.follow(&server.issuer, consent).await;
+    let denied = browser.submit_consent(&server.issuer, page, false).await;
+    assert_fragment_error(server, &denied, "access_denied");
 }
 
 on_both_databases!(
