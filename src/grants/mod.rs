@@ -98,6 +98,7 @@ pub struct FrontChannel<'a> {
 pub struct FrontChannelTokens {
     /// The access token and its lifetime in seconds.
     pub access_token: Option<(String, u64)>,
+    /// The signed ID token.
     pub id_token: Option<String>,
 }
 

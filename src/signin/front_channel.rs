@@ -12,9 +12,13 @@ use crate::grants::{mint_front_channel, FrontChannel, IdTokenFacts, Mint};
 
 /// The sign-in an authorization response speaks for.
 pub struct SignIn<'a> {
+    /// The user.
     pub sub: &'a str,
+    /// When the user authenticated (seconds since the epoch).
     pub auth_time: i64,
+    /// How the user authenticated (RFC 8176 values).
     pub amr: &'a [String],
+    /// The single sign-on session.
     pub sid: &'a str,
 }
 

@@ -29,8 +29,11 @@ pub const SUPPORTED: [&str; 7] = [
 /// same response type (RFC 6749 §3.1.1: "the order of values does not matter").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseType {
+    /// An authorization code, redeemed at the token endpoint.
     pub code: bool,
+    /// An ID token straight from the authorization endpoint.
     pub id_token: bool,
+    /// An access token straight from the authorization endpoint.
     pub token: bool,
 }
 
