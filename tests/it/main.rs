@@ -10,6 +10,7 @@ mod client_changes;
 mod code_flow;
 mod discovery;
 mod implicit;
+mod implicit_errors;
 mod lockout;
 mod refresh;
 mod signin_pages;
