@@ -114,7 +114,7 @@ impl OAuthError {
 }
 
 /// RFC 6749 §5.2: `error_description` "MUST NOT include characters outside the set %x20-21 /
-/// %x23-5B / %x5D-7E" (no `"`, no `\\`, nothing outside printable ASCII). Any other character
+/// %x23-5B / %x5D-7E" (no `"`, no `\`, nothing outside printable ASCII). Any other character
 /// becomes a space.
 fn description_charset(description: String) -> String {
     let allowed = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
