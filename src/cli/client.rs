@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use ferriam::store::Store;
 use ferriam::tokens::opaque;
+use ferriam_protocol::authorize::response_type;
 use ferriam_protocol::client::{
     validate_redirect_uri_registration, AuthMethod, Client, ClientType, SigningAlg,
 };
@@ -28,9 +29,11 @@ pub struct CreateArgs {
     redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
-    /// authorization_code, refresh_token, client_credentials (repeatable).
+    /// authorization_code, refresh_token, client_credentials, implicit (repeatable).
     #[arg(long = "grant-type")]
     grant_types: Vec<String>,
+    /// code, id_token, "id_token token", "code id_token", "code token",
+    /// "code id_token token", none (repeatable; token and id_token need --grant-type implicit).
     #[arg(long = "response-type")]
     response_types: Vec<String>,
     /// A custom scope the client may ask for (repeatable).
@@ -65,7 +68,12 @@ pub enum ClientCommand {
     RotateSecret { client_id: String },
 }
 
-const GRANTS: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+const GRANTS: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "implicit",
+];
 
 fn client_json(client: &Client) -> Value {
     serde_json::to_value(client).unwrap_or(Value::Null)
@@ -103,9 +111,7 @@ fn build(args: CreateArgs) -> Result<Client, String> {
     if response_types.is_empty() && grant_types.iter().any(|g| g == "authorization_code") {
         response_types = vec!["code".into()];
     }
-    if let Some(r) = response_types.iter().find(|r| *r != "code") {
-        return Err(format!("unsupported response type {r}"));
-    }
+    response_type::check_registration(&response_types, &grant_types)?;
     let method = match (client_type, auth_method.as_deref()) {
         (ClientType::Public, None | Some("none")) => AuthMethod::None,
         (ClientType::Public, Some(_)) => {
@@ -122,8 +128,14 @@ fn build(args: CreateArgs) -> Result<Client, String> {
     if client_type == ClientType::Public && grant_types.iter().any(|g| g == "client_credentials") {
         return Err("a public client cannot use client_credentials".into());
     }
-    if grant_types.iter().any(|g| g == "authorization_code") && redirect_uris.is_empty() {
-        return Err("the authorization_code grant needs at least one --redirect-uri".into());
+    if grant_types
+        .iter()
+        .any(|g| g == "authorization_code" || g == "implicit")
+        && redirect_uris.is_empty()
+    {
+        return Err(
+            "the authorization_code and implicit grants need at least one --redirect-uri".into(),
+        );
     }
     for uri in redirect_uris.iter().chain(&post_logout_redirect_uris) {
         validate_redirect_uri_registration(uri)?;

@@ -3,10 +3,12 @@
 //! A validated request either completes at once (usable session, consent on record) or is
 //! stored as an [`Interaction`] bound to the browser that started it (a browser cookie) and
 //! protected by a CSRF token; the pages then sign the user in and ask consent, and
-//! [`finish`] issues the code. Binding to the browser stops another browser from completing
-//! someone else's request (the ORY Hydra PR #770 session-fixation lesson).
+//! [`finish`] issues the code and, in the implicit and hybrid flows, the tokens. Binding to
+//! the browser stops another browser from completing someone else's request (the ORY Hydra
+//! PR #770 session-fixation lesson).
 
 mod cookies;
+mod front_channel;
 
 pub use cookies::{BROWSER_COOKIE, SESSION_COOKIE};
 
@@ -231,7 +233,8 @@ pub async fn load_interaction(
     Ok((id.to_owned(), interaction))
 }
 
-/// Issues the authorization code and sends the response to the client.
+/// Issues what the request's response type asks for (a code, tokens, or nothing for `none`)
+/// and sends the response to the client.
 pub async fn finish(
     state: &AppState,
     request: &AuthorizationRequest,
@@ -241,31 +244,53 @@ pub async fn finish(
     sid: &str,
 ) -> Result<Response, AppError> {
     let now = state.now();
-    let code = opaque::random_token();
-    let record = CodeRecord {
-        grant_id: opaque::random_token(),
-        binding: CodeBinding {
-            client_id: request.client_id.clone(),
-            redirect_uri: request.redirect_uri.clone(),
-            redirect_uri_explicit: request.redirect_uri_explicit,
-            challenge: request.challenge.clone(),
-            expires_at: now + state.config.code_ttl as i64,
-        },
-        sub: sub.to_owned(),
-        scope: request.scope.clone(),
-        nonce: request.nonce.clone(),
-        auth_time,
-        amr: amr.to_vec(),
-        sid: sid.to_owned(),
+    let grant_id = opaque::random_token();
+    let mut response = AuthorizationResponse::success(&request.redirect_uri, request.response_mode);
+    let code = if request.response_type.code {
+        let code = opaque::random_token();
+        let record = CodeRecord {
+            grant_id: grant_id.clone(),
+            binding: CodeBinding {
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                redirect_uri_explicit: request.redirect_uri_explicit,
+                challenge: request.challenge.clone(),
+                expires_at: now + state.config.code_ttl as i64,
+            },
+            sub: sub.to_owned(),
+            scope: request.scope.clone(),
+            nonce: request.nonce.clone(),
+            auth_time,
+            amr: amr.to_vec(),
+            sid: sid.to_owned(),
+        };
+        state.store.save_code(&opaque::hash(&code), &record).await?;
+        response = response.with("code", &code);
+        Some(code)
+    } else {
+        None
     };
-    state.store.save_code(&opaque::hash(&code), &record).await?;
-    let response = AuthorizationResponse::code(
-        &request.redirect_uri,
-        request.response_mode,
-        request.state.as_deref(),
-        &code,
-    );
-    Ok(respond(state, response))
+    if request.response_type.returns_tokens() {
+        let signed_in = front_channel::SignIn {
+            sub,
+            auth_time,
+            amr,
+            sid,
+        };
+        response = front_channel::add_tokens(
+            state,
+            request,
+            &signed_in,
+            &grant_id,
+            code.as_deref(),
+            response,
+        )
+        .await?;
+    }
+    Ok(respond(
+        state,
+        response.with_state(request.state.as_deref()),
+    ))
 }
 
 /// Sends an error back to the client of a validated request.

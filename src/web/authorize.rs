@@ -9,14 +9,14 @@ use ferriam_protocol::authorize::{self, AuthorizeError};
 use ferriam_protocol::params::Params;
 use ferriam_protocol::OAuthError;
 
-use super::extract::{Form, Query};
+use super::extract::{Form, Query, KEEP_DUPLICATES};
 use crate::app::AppState;
 use crate::signin;
 
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(params): Query,
+    Query(params): Query<KEEP_DUPLICATES>,
 ) -> Response {
     handle(state, headers, params).await
 }
@@ -24,7 +24,7 @@ pub async fn get(
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(params): Form,
+    Form(params): Form<KEEP_DUPLICATES>,
 ) -> Response {
     handle(state, headers, params).await
 }
@@ -43,7 +43,9 @@ async fn handle(
                 .error(StatusCode::BAD_REQUEST, e.code.as_str(), &e.description)
         }
     };
-    let Some(client_id) = params.get("client_id") else {
+    // A repeated parameter is judged by `authorize::validate` once the client is known; only
+    // a missing or repeated client_id leaves no client to answer.
+    let Ok(client_id) = authorize::client_id(&params) else {
         return state.pages.error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -71,6 +73,7 @@ async fn handle(
         Err(AuthorizeError::Redirect { error, response }) => {
             tracing::info!(
                 error = error.code.as_str(),
+                detail = error.detail.as_deref().unwrap_or(""),
                 client_id,
                 "authorization request refused"
             );

@@ -12,10 +12,23 @@ use ferriam_protocol::OAuthError;
 /// The largest request body accepted anywhere.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The parameters of a form body, or why it could not be read.
-pub struct Form(pub Result<Params, OAuthError>);
+/// `Form<KEEP_DUPLICATES>` / `Query<KEEP_DUPLICATES>`: a repeated parameter is recorded in
+/// [`Params::duplicates`] instead of refused, for the authorization endpoint, which must learn
+/// the client and redirect URI before it can answer (RFC 6749 §4.1.2.1).
+pub const KEEP_DUPLICATES: bool = true;
 
-impl<S: Send + Sync> FromRequest<S> for Form {
+fn parse(input: &[u8], keep_duplicates: bool) -> Result<Params, OAuthError> {
+    if keep_duplicates {
+        Params::parse_keeping_duplicates(input)
+    } else {
+        Params::parse(input)
+    }
+}
+
+/// The parameters of a form body, or why it could not be read.
+pub struct Form<const DUPLICATES: bool = false>(pub Result<Params, OAuthError>);
+
+impl<S: Send + Sync, const DUPLICATES: bool> FromRequest<S> for Form<DUPLICATES> {
     type Rejection = std::convert::Infallible;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -34,7 +47,7 @@ impl<S: Send + Sync> FromRequest<S> for Form {
             ))));
         }
         Ok(Self(match Bytes::from_request(req, state).await {
-            Ok(body) => Params::parse(&body),
+            Ok(body) => parse(&body, DUPLICATES),
             Err(_) => Err(OAuthError::invalid_request(
                 "the request body is too large or unreadable",
             )),
@@ -43,14 +56,15 @@ impl<S: Send + Sync> FromRequest<S> for Form {
 }
 
 /// The parameters of the query string.
-pub struct Query(pub Result<Params, OAuthError>);
+pub struct Query<const DUPLICATES: bool = false>(pub Result<Params, OAuthError>);
 
-impl<S: Send + Sync> FromRequestParts<S> for Query {
+impl<S: Send + Sync, const DUPLICATES: bool> FromRequestParts<S> for Query<DUPLICATES> {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(Params::parse(
+        Ok(Self(parse(
             parts.uri.query().unwrap_or("").as_bytes(),
+            DUPLICATES,
         )))
     }
 }

@@ -79,7 +79,19 @@ async fn metadata_documents() {
             "{member}"
         );
     }
-    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    // Exactly what /authorize accepts (tests/it/implicit.rs drives each one).
+    assert_eq!(
+        doc["response_types_supported"],
+        serde_json::json!([
+            "code",
+            "id_token",
+            "id_token token",
+            "code id_token",
+            "code token",
+            "code id_token token",
+            "none"
+        ])
+    );
     let listed = |member: &str| -> Vec<String> {
         doc[member]
             .as_array()
@@ -92,7 +104,7 @@ async fn metadata_documents() {
     assert!(listed("id_token_signing_alg_values_supported").contains(&"RS256".to_owned()));
     let grants = listed("grant_types_supported");
     assert!(!grants.contains(&"password".to_owned()), "{grants:?}");
-    assert!(!grants.contains(&"implicit".to_owned()), "{grants:?}");
+    assert!(grants.contains(&"implicit".to_owned()), "{grants:?}");
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["request_parameter_supported"], false);
     assert_eq!(doc["request_uri_parameter_supported"], false);

@@ -627,6 +627,26 @@ pub fn html_unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// The hidden fields of a form_post page, unescaped.
+pub fn form_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input type=\"hidden\" ")
+        .skip(1)
+        .map(|rest| {
+            let name = rest
+                .split("name=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .expect("name");
+            let value = rest
+                .split("value=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .expect("value");
+            (html_unescape(name), html_unescape(value))
+        })
+        .collect()
+}
+
 /// An HTML page read to the end.
 #[derive(Debug)]
 pub struct Page {

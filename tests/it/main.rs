@@ -9,6 +9,8 @@ mod browser;
 mod client_changes;
 mod code_flow;
 mod discovery;
+mod implicit;
+mod implicit_errors;
 mod lockout;
 mod refresh;
 mod signin_pages;

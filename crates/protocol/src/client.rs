@@ -172,8 +172,12 @@ impl Client {
         self.grant_types.iter().any(|g| g == grant_type)
     }
 
+    /// Whether `response_type` is registered, compared as a set of words (RFC 6749 §3.1.1:
+    /// their order does not matter).
     pub fn allows_response_type(&self, response_type: &str) -> bool {
-        self.response_types.iter().any(|r| r == response_type)
+        self.response_types
+            .iter()
+            .any(|r| crate::authorize::response_type::same_set(r, response_type))
     }
 
     /// Public clients must use PKCE (RFC 9700 §2.1.1).
@@ -187,9 +191,10 @@ impl Client {
             .iter()
             .find(|s| !STANDARD_SCOPES.contains(s) && !self.scopes.iter().any(|c| c == s))
         {
-            Some(s) => Err(OAuthError::invalid_scope(format!(
-                "scope {s} is not allowed for this client"
-            ))),
+            Some(s) => Err(OAuthError::invalid_scope(
+                "a requested scope is not allowed for this client",
+            )
+            .with_detail(format!("scope {s} is not registered"))),
             None => Ok(()),
         }
     }

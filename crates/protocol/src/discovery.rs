@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::authorize::response_type;
 use crate::client::SigningAlg;
 use crate::scope::STANDARD_SCOPES;
 
@@ -16,9 +17,9 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "jwks_uri": format!("{issuer}/jwks"),
         "scopes_supported": STANDARD_SCOPES,
-        "response_types_supported": ["code"],
+        "response_types_supported": response_type::SUPPORTED,
         "response_modes_supported": ["query", "fragment", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "implicit"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

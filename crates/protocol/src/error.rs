@@ -62,20 +62,26 @@ impl ErrorCode {
 }
 
 /// A protocol failure: the spec's code, a client-facing description and a log-only detail.
+///
+/// Build it with [`OAuthError::new`] (or a shorthand), which keeps the description inside the
+/// character set RFC 6749 §5.2 allows. Request input belongs in the detail, never the
+/// description: echoing it would let a request write into the client's error response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
     pub code: ErrorCode,
-    /// Sent as `error_description`; never contains secrets.
+    /// Sent as `error_description`; never contains secrets or request input, and only the
+    /// characters of RFC 6749 §5.2.
     pub description: String,
     /// Logged by the server only.
     pub detail: Option<String>,
 }
 
 impl OAuthError {
+    /// The one constructor: every shorthand below goes through it.
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
-            description: description.into(),
+            description: description_charset(description.into()),
             detail: None,
         }
     }
@@ -107,6 +113,20 @@ impl OAuthError {
     }
 }
 
+/// RFC 6749 §5.2: `error_description` "MUST NOT include characters outside the set %x20-21 /
+/// %x23-5B / %x5D-7E" (no `"`, no `\`, nothing outside printable ASCII). Any other character
+/// becomes a space.
+fn description_charset(description: String) -> String {
+    let allowed = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
+    if description.chars().all(allowed) {
+        return description;
+    }
+    description
+        .chars()
+        .map(|c| if allowed(c) { c } else { ' ' })
+        .collect()
+}
+
 impl fmt::Display for OAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code.as_str(), self.description)
@@ -114,3 +134,20 @@ impl fmt::Display for OAuthError {
 }
 
 impl std::error::Error for OAuthError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn description_keeps_to_the_rfc_6749_charset() {
+        let e = OAuthError::invalid_request("bad \"value\" \\ é\n\t\u{7f} ok!#[]~");
+        assert_eq!(e.description, format!("bad  value{}ok!#[]~", " ".repeat(9)));
+        assert!(e.description.bytes().all(|b| b == 0x20
+            || b == 0x21
+            || (0x23..=0x5b).contains(&b)
+            || (0x5d..=0x7e).contains(&b)));
+        let plain = OAuthError::invalid_grant("the code has expired");
+        assert_eq!(plain.description, "the code has expired");
+    }
+}

@@ -7,10 +7,12 @@
 //!
 //! # Layout
 //! - [`error`]: one error type carrying the spec's error codes.
-//! - [`params`]: raw form/query parsing that rejects duplicates and non-UTF-8 input.
+//! - [`params`]: raw form/query parsing that rejects (or, for `/authorize`, records)
+//!   duplicates and refuses non-UTF-8 input.
 //! - [`client`]: registered-client records and the redirect-URI rules.
 //! - [`pkce`], [`scope`], [`claims`]: the small building blocks of the flows.
-//! - [`authorize`]: validation of an authorization request and building of its response.
+//! - [`authorize`]: validation of an authorization request (every response type, code,
+//!   implicit and hybrid) and building of its response.
 //! - [`token`]: token-endpoint requests, one module per grant type.
 //! - [`client_auth`]: how a client proves who it is at the token endpoint.
 //! - [`bearer`]: RFC 6750 bearer-token extraction for protected resources.

@@ -4,8 +4,12 @@
 //! once." Serde-based extractors silently keep one value, so Ferriam parses by hand: duplicates,
 //! invalid percent-encoding, non-UTF-8 bytes and oversized values are all `invalid_request`.
 //! Parameters sent without a value are treated as omitted (RFC 6749 §3.1).
+//!
+//! The authorization endpoint cannot refuse a duplicate at once: RFC 6749 §4.1.2.1 sends the
+//! error back to the client once its redirect URI is known, so it parses with
+//! [`Params::parse_keeping_duplicates`] and judges [`Params::duplicates`] itself.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::OAuthError;
 
@@ -16,12 +20,30 @@ pub const MAX_PARAMS: usize = 64;
 
 /// Parameters of one request, each present at most once and never empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(HashMap<String, String>);
+pub struct Params {
+    values: HashMap<String, String>,
+    /// Names sent more than once; they have no value.
+    duplicates: BTreeSet<String>,
+}
 
 impl Params {
-    /// Parses a query string or form body.
+    /// Parses a query string or form body; a repeated parameter is `invalid_request`.
     pub fn parse(input: &[u8]) -> Result<Self, OAuthError> {
+        let params = Self::parse_keeping_duplicates(input)?;
+        match params.duplicates.iter().next() {
+            Some(name) => Err(OAuthError::invalid_request(
+                "a parameter is included more than once",
+            )
+            .with_detail(format!("duplicated parameter {name}"))),
+            None => Ok(params),
+        }
+    }
+
+    /// Parses like [`Params::parse`], but records a repeated parameter in
+    /// [`Params::duplicates`] (and gives it no value) instead of failing.
+    pub fn parse_keeping_duplicates(input: &[u8]) -> Result<Self, OAuthError> {
         let mut map = HashMap::new();
+        let mut duplicates = BTreeSet::new();
         let mut count = 0;
         for pair in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
             count += 1;
@@ -35,24 +57,36 @@ impl Params {
             let name = decode(name)?;
             let value = decode(value)?;
             if value.len() > MAX_VALUE_LEN {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter {name} is too long"
-                )));
+                return Err(OAuthError::invalid_request("a parameter value is too long")
+                    .with_detail(format!("parameter {name} is too long")));
             }
-            if map.contains_key(&name) {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter {name} is included more than once"
-                )));
+            if map.contains_key(&name) || duplicates.contains(&name) {
+                map.remove(&name);
+                duplicates.insert(name);
+                continue;
             }
             map.insert(name, value);
         }
         map.retain(|_, v| !v.is_empty());
-        Ok(Self(map))
+        Ok(Self {
+            values: map,
+            duplicates,
+        })
     }
 
-    /// The value of a parameter, if present and not empty.
+    /// The value of a parameter, if present once and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// The names sent more than once (only [`Params::parse_keeping_duplicates`] keeps any).
+    pub fn duplicates(&self) -> &BTreeSet<String> {
+        &self.duplicates
+    }
+
+    /// Whether `name` was sent more than once.
+    pub fn is_duplicated(&self, name: &str) -> bool {
+        self.duplicates.contains(name)
     }
 
     /// The value of a parameter that must be present.
@@ -63,12 +97,13 @@ impl Params {
 
     /// Builds parameters from pairs (tests and server-side construction).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self(
-            pairs
+        Self {
+            values: pairs
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
-        )
+            duplicates: BTreeSet::new(),
+        }
     }
 }
 
@@ -120,6 +155,21 @@ mod tests {
     fn rejects_duplicates_even_when_equal() {
         let err = Params::parse(b"scope=openid&scope=openid").unwrap_err();
         assert_eq!(err.code, crate::ErrorCode::InvalidRequest);
+        // The name is request input: it goes to the log-only detail, not the description.
+        let err = Params::parse(b"sc%22ope=a&sc%22ope=b").unwrap_err();
+        assert!(!err.description.contains("sc"), "{}", err.description);
+        assert!(err.detail.unwrap_or_default().contains("sc\"ope"));
+    }
+
+    #[test]
+    fn keeping_duplicates_records_them_without_a_value() {
+        let p = Params::parse_keeping_duplicates(b"a=1&b=2&a=1&b=&a=3&c=4").unwrap();
+        assert_eq!(p.get("a"), None);
+        assert_eq!(p.get("b"), None);
+        assert_eq!(p.get("c"), Some("4"));
+        assert!(p.is_duplicated("a") && p.is_duplicated("b") && !p.is_duplicated("c"));
+        assert_eq!(p.duplicates().len(), 2);
+        assert!(Params::parse_keeping_duplicates(b"a=%zz&a=1").is_err());
     }
 
     #[test]

@@ -3,11 +3,14 @@
 //!
 //! The client and its redirect URI are checked first: until both are known to be good, an error
 //! must be shown to the user and never redirected (RFC 6749 §4.1.2.1). Every later error goes
-//! back to the client at the validated redirect URI, with `state` and `iss`.
+//! back to the client at the validated redirect URI, with `state` and `iss`, in the response
+//! mode the client listens on: the fragment for a response type that returns tokens.
 
 mod response;
+pub mod response_type;
 
 pub use response::{AuthorizationResponse, ResponseMode};
+pub use response_type::ResponseType;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +35,10 @@ pub struct AuthorizationRequest {
     pub redirect_uri: String,
     /// Whether `redirect_uri` was sent: the token request must then repeat it (RFC 6749 §4.1.3).
     pub redirect_uri_explicit: bool,
+    /// What the response returns (code, ID token, access token); `code` for requests stored
+    /// before the other response types existed.
+    #[serde(default)]
+    pub response_type: ResponseType,
     pub response_mode: ResponseMode,
     pub scope: String,
     pub state: Option<String>,
@@ -61,8 +68,25 @@ pub enum AuthorizeError {
     },
 }
 
-/// The redirect URI of a request for `client`, checked before anything else.
+/// The `client_id` of a request, checked before the client is looked up: missing or sent
+/// twice, the request has no client to answer, so the error is shown on a page.
+pub fn client_id(params: &Params) -> Result<&str, OAuthError> {
+    if params.is_duplicated("client_id") {
+        return Err(OAuthError::invalid_request(
+            "client_id is included more than once",
+        ));
+    }
+    params.require("client_id")
+}
+
+/// The redirect URI of a request for `client`, checked before anything else. A duplicated
+/// `redirect_uri` cannot be trusted either (RFC 6749 §4.1.2.1).
 pub fn check_redirect_uri(params: &Params, client: &Client) -> Result<String, OAuthError> {
+    if params.is_duplicated("redirect_uri") {
+        return Err(OAuthError::invalid_request(
+            "redirect_uri is included more than once",
+        ));
+    }
     let openid = params
         .get("scope")
         .is_some_and(|s| s.split(' ').any(|t| t == "openid"));
@@ -70,22 +94,38 @@ pub fn check_redirect_uri(params: &Params, client: &Client) -> Result<String, OA
 }
 
 /// Validates an authorization request of a known client.
+///
+/// `params` may record duplicated parameters ([`Params::parse_keeping_duplicates`]): once
+/// the client and redirect URI are known, a duplicate is an `invalid_request` sent back to
+/// the client (without `state` when `state` itself was repeated, since it has no value).
 pub fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, AuthorizeError> {
+    client_id(params).map_err(AuthorizeError::Page)?;
     let redirect_uri = check_redirect_uri(params, client).map_err(AuthorizeError::Page)?;
     let state = params.get("state").map(str::to_owned);
+    let default_mode = response_type::default_mode(params.get("response_type"));
     let requested_mode = ResponseMode::parse(params.get("response_mode"));
-    let response_mode = requested_mode.clone().unwrap_or(ResponseMode::Query);
+    let error_mode = match requested_mode {
+        Ok(Some(mode)) if mode_allowed(mode, default_mode) => mode,
+        _ => default_mode,
+    };
     let fail = |error: OAuthError| AuthorizeError::Redirect {
-        response: AuthorizationResponse::error(
-            &redirect_uri,
-            response_mode,
-            state.as_deref(),
-            &error,
-        ),
+        response: AuthorizationResponse::error(&redirect_uri, error_mode, state.as_deref(), &error),
         error,
     };
-    let response_mode = requested_mode.map_err(fail)?;
-    check_response_type(params, client).map_err(fail)?;
+    if let Some(name) = params.duplicates().iter().next() {
+        return Err(fail(
+            OAuthError::invalid_request("a parameter is included more than once")
+                .with_detail(format!("duplicated parameter {name}")),
+        ));
+    }
+    let requested_mode = requested_mode.map_err(fail)?;
+    let response_type = check_response_type(params, client).map_err(fail)?;
+    let response_mode = requested_mode.unwrap_or(default_mode);
+    if !mode_allowed(response_mode, default_mode) {
+        return Err(fail(OAuthError::invalid_request(
+            "response_mode query is not allowed for a response type that returns tokens",
+        )));
+    }
     if params.get("request").is_some() {
         return Err(fail(OAuthError::new(
             ErrorCode::RequestNotSupported,
@@ -100,22 +140,31 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest
     }
     let scope = Scope::parse(params.get("scope").unwrap_or("")).map_err(fail)?;
     client.check_scope(&scope).map_err(fail)?;
-    let challenge = pkce::parse_challenge(
-        params.get("code_challenge"),
-        params.get("code_challenge_method"),
-        client,
-    )
-    .map_err(fail)?;
+    let nonce = params.get("nonce").map(str::to_owned);
+    check_id_token_request(response_type, &scope, nonce.as_deref()).map_err(fail)?;
+    // RFC 7636 binds a code to its token request; a response without a code has nothing for
+    // PKCE to protect, so its parameters are not read (a public implicit client needs none).
+    let challenge = if response_type.code {
+        pkce::parse_challenge(
+            params.get("code_challenge"),
+            params.get("code_challenge_method"),
+            client,
+        )
+        .map_err(fail)?
+    } else {
+        None
+    };
     let prompt = parse_prompt(params.get("prompt")).map_err(fail)?;
     let max_age = parse_max_age(params.get("max_age")).map_err(fail)?;
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri_explicit: params.get("redirect_uri").is_some(),
         redirect_uri,
+        response_type,
         response_mode,
         scope: scope.to_string(),
         state,
-        nonce: params.get("nonce").map(str::to_owned),
+        nonce,
         challenge,
         prompt,
         max_age,
@@ -123,19 +172,49 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest
     })
 }
 
-/// RFC 6749 §4.1.1 and §4.1.2.1: `response_type` is required; Ferriam serves `code`; a client
-/// not registered for it is `unauthorized_client`.
-fn check_response_type(params: &Params, client: &Client) -> Result<(), OAuthError> {
-    let response_type = params.require("response_type")?;
-    if response_type != "code" {
-        return Err(OAuthError::new(
-            ErrorCode::UnsupportedResponseType,
-            format!("response_type {response_type} is not supported"),
+/// Multiple Response Type Encoding Practices §2.1 and RFC 9700 §2.1.2: tokens never travel in
+/// the query, so `response_mode=query` is refused for a response type whose default is the
+/// fragment.
+fn mode_allowed(mode: ResponseMode, default: ResponseMode) -> bool {
+    !(mode == ResponseMode::Query && default == ResponseMode::Fragment)
+}
+
+/// RFC 6749 §4.1.1 and §4.1.2.1: `response_type` is required; a value Ferriam does not serve
+/// is `unsupported_response_type`; one the client did not register (compared as sets), or
+/// whose grant types it lacks (OpenID Connect Registration §2), is `unauthorized_client`.
+fn check_response_type(params: &Params, client: &Client) -> Result<ResponseType, OAuthError> {
+    let value = params.require("response_type")?;
+    let response_type = ResponseType::parse(value)?;
+    if !client.allows_response_type(value)
+        || response_type.grant_types().any(|g| !client.allows_grant(g))
+    {
+        return Err(
+            OAuthError::unauthorized_client("this client may not use this response_type")
+                .with_detail(format!("response_type {response_type}")),
+        );
+    }
+    Ok(response_type)
+}
+
+/// An ID token from the authorization endpoint needs the `openid` scope (it is an OpenID
+/// Connect response) and a `nonce` (OpenID Connect Core §3.2.2.1 and §3.3.2.11: REQUIRED in
+/// the implicit and hybrid flows, the only replay defence of a front-channel ID token).
+fn check_id_token_request(
+    response_type: ResponseType,
+    scope: &Scope,
+    nonce: Option<&str>,
+) -> Result<(), OAuthError> {
+    if !response_type.id_token {
+        return Ok(());
+    }
+    if !scope.contains("openid") {
+        return Err(OAuthError::invalid_request(
+            "a response_type with id_token needs the openid scope",
         ));
     }
-    if !client.allows_response_type(response_type) || !client.allows_grant("authorization_code") {
-        return Err(OAuthError::unauthorized_client(
-            "this client may not use response_type code",
+    if nonce.is_none() {
+        return Err(OAuthError::invalid_request(
+            "nonce is required when the response_type includes id_token",
         ));
     }
     Ok(())
@@ -153,9 +232,8 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
             "consent" => prompt.consent = true,
             "select_account" => {}
             other => {
-                return Err(OAuthError::invalid_request(format!(
-                    "unsupported prompt value {other}"
-                )))
+                return Err(OAuthError::invalid_request("unsupported prompt value")
+                    .with_detail(format!("prompt value {other}")))
             }
         }
     }

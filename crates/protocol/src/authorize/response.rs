@@ -16,12 +16,13 @@ pub enum ResponseMode {
 }
 
 impl ResponseMode {
-    /// Reads `response_mode`; absent means the default of the response type.
-    pub fn parse(value: Option<&str>) -> Result<Self, OAuthError> {
+    /// Reads `response_mode`; `None` when absent (the response type's default applies).
+    pub fn parse(value: Option<&str>) -> Result<Option<Self>, OAuthError> {
         match value {
-            None | Some("query") => Ok(Self::Query),
-            Some("fragment") => Ok(Self::Fragment),
-            Some("form_post") => Ok(Self::FormPost),
+            None => Ok(None),
+            Some("query") => Ok(Some(Self::Query)),
+            Some("fragment") => Ok(Some(Self::Fragment)),
+            Some("form_post") => Ok(Some(Self::FormPost)),
             Some(_) => Err(OAuthError::invalid_request("unsupported response_mode")),
         }
     }
@@ -59,14 +60,31 @@ impl AuthorizationResponse {
 
     /// A success response carrying `code` and `state`.
     pub fn code(redirect_uri: &str, mode: ResponseMode, state: Option<&str>, code: &str) -> Self {
-        let mut params = vec![("code".to_owned(), code.to_owned())];
-        if let Some(state) = state {
-            params.push(("state".to_owned(), state.to_owned()));
-        }
+        Self::success(redirect_uri, mode)
+            .with("code", code)
+            .with_state(state)
+    }
+
+    /// A success response with no parameters yet; [`AuthorizationResponse::with`] adds them.
+    pub fn success(redirect_uri: &str, mode: ResponseMode) -> Self {
         Self {
             redirect_uri: redirect_uri.to_owned(),
             mode,
-            params,
+            params: Vec::new(),
+        }
+    }
+
+    /// Adds one parameter.
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.params.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds `state` when the request carried one (RFC 6749 §4.1.2, §4.2.2).
+    pub fn with_state(self, state: Option<&str>) -> Self {
+        match state {
+            Some(state) => self.with("state", state),
+            None => self,
         }
     }
 

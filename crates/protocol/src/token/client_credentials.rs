@@ -21,9 +21,10 @@ pub fn granted_scope(params: &Params, client: &Client) -> Result<Scope, OAuthErr
         None => Scope::parse(&client.scopes.join(" "))?,
     };
     if let Some(s) = requested.iter().find(|s| STANDARD_SCOPES.contains(s)) {
-        return Err(OAuthError::invalid_scope(format!(
-            "scope {s} needs a user; it cannot be granted to a client"
-        )));
+        return Err(OAuthError::invalid_scope(
+            "an OpenID Connect scope needs a user; it cannot be granted to a client",
+        )
+        .with_detail(format!("scope {s} asked by client_credentials")));
     }
     client.check_scope(&requested)?;
     Ok(requested)

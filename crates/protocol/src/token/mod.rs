@@ -28,7 +28,9 @@ impl GrantType {
         }
     }
 
-    /// Reads `grant_type`; the resource-owner password grant is deliberately absent (RFC 9700 §2.4).
+    /// Reads `grant_type`; the resource-owner password grant is deliberately absent (RFC 9700 §2.4),
+    /// and so is `implicit`, which is registered for the authorization endpoint but is no
+    /// grant of the token endpoint (OpenID Connect Registration §2).
     pub fn parse(params: &Params) -> Result<Self, OAuthError> {
         match params.require("grant_type")? {
             "authorization_code" => Ok(Self::AuthorizationCode),
@@ -36,8 +38,9 @@ impl GrantType {
             "client_credentials" => Ok(Self::ClientCredentials),
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
-                format!("grant_type {other} is not supported"),
-            )),
+                "the grant_type is not supported",
+            )
+            .with_detail(format!("grant_type {other}"))),
         }
     }
 
