@@ -50,7 +50,12 @@ pub async fn mint(state: &AppState, m: Mint<'_>) -> Result<TokenResponse, AppErr
         .signing_key(m.client.access_token_alg, now)
         .await?;
     let id_key = match m.id_token {
-        Some(_) => Some(state.keys.signing_key(SigningAlg::RS256, now).await?),
+        // The client's `id_token_signed_response_alg` (OpenID Connect Registration 1.0 §2),
+        // RS256 when it registered none.
+        Some(_) => {
+            let alg = m.client.id_token_alg.unwrap_or(SigningAlg::RS256);
+            Some(state.keys.signing_key(alg, now).await?)
+        }
         None => None,
     };
     // An RSA signature takes a few hundred microseconds: it goes to the signing workers, off

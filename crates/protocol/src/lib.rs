@@ -9,6 +9,7 @@
 //! - [`error`]: one error type carrying the spec's error codes.
 //! - [`params`]: raw form/query parsing that rejects duplicates and non-UTF-8 input.
 //! - [`client`]: registered-client records and the redirect-URI rules.
+//! - [`registration`]: what a client registration must satisfy before it is stored.
 //! - [`pkce`], [`scope`], [`claims`]: the small building blocks of the flows.
 //! - [`authorize`]: validation of an authorization request and building of its response.
 //! - [`token`]: token-endpoint requests, one module per grant type.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod jwt_claims;
 pub mod params;
 pub mod pkce;
+pub mod registration;
 pub mod scope;
 pub mod token;
 
