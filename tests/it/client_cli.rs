@@ -14,14 +14,14 @@ use crate::harness::*;
 use crate::on_both_databases;
 
 /// What one run of the binary did.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Run {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
     }
@@ -38,11 +38,16 @@ impl Run {
     }
 }
 
-/// Runs `ferriam client ARGS --database-url <the server's>` with `stdin` as its input.
+/// Runs `ferriam client ARGS` against the server's database.
 async fn client_cmd(server: &TestServer, args: &[&str], stdin: Option<&str>) -> Run {
+    let args: Vec<&str> = [&["client"][..], args].concat();
+    run_ferriam(server, &args, stdin).await
+}
+
+/// Runs the built `ferriam ARGS --database-url <the server's>` with `stdin` as its input.
+pub(crate) async fn run_ferriam(server: &TestServer, args: &[&str], stdin: Option<&str>) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferriam"));
     command
-        .arg("client")
         .args(args)
         .arg("--database-url")
         .arg(&server.database_url)
@@ -409,6 +414,42 @@ async fn updates_reach_the_running_server_on(server: &TestServer) {
     let took = start.elapsed();
     assert!(took < Duration::from_millis(2500), "took {took:?}");
 
+    // The new origin is allowed for CORS, by the same pickup.
+    let preflight = |origin: &'static str| async move {
+        http()
+            .request(reqwest::Method::OPTIONS, server.url("/token"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .expect("preflight")
+            .status()
+    };
+    assert_eq!(
+        preflight("https://spa.example").await,
+        StatusCode::NO_CONTENT
+    );
+    // A second update replaces the list: the old origin stops working within a second.
+    let again = client_cmd(
+        server,
+        &["update", &id, "--allowed-origin", "https://other.example"],
+        None,
+    )
+    .await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let start = Instant::now();
+    while preflight("https://spa.example").await != StatusCode::FORBIDDEN {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "old origin still allowed after 3 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        preflight("https://other.example").await,
+        StatusCode::NO_CONTENT
+    );
+
     // Refused updates change nothing.
     client_cmd(
         server,
@@ -441,7 +482,7 @@ async fn updates_reach_the_running_server_on(server: &TestServer) {
         .client;
     assert_eq!(
         stored.allowed_origins,
-        vec!["https://spa.example".to_owned()]
+        vec!["https://other.example".to_owned()]
     );
     assert_eq!(stored.name, "Renamed");
 }

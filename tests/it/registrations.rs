@@ -240,3 +240,48 @@ async fn a_client_family_lifetime_ends_sooner_on(server: &TestServer) {
         .await;
     assert_eq!(usual_next.status, StatusCode::OK, "{}", usual_next.body);
 }
+
+on_both_databases!(ps256_keys_from_the_command_line, ps256_keys_on);
+
+/// `ferriam key rotate --alg PS256` (the built binary) makes a key the running server publishes
+/// and uses for a PS256 client's access tokens, which `/userinfo` accepts.
+async fn ps256_keys_on(server: &TestServer) {
+    server.create_user("ada").await;
+    let rotated =
+        crate::client_cli::run_ferriam(server, &["key", "rotate", "--alg", "PS256"], None).await;
+    assert_eq!(rotated.code, 0, "{}", rotated.stderr);
+    let record = rotated.json();
+    assert_eq!(record["alg"], "PS256");
+    let kid = record["kid"].as_str().expect("kid").to_owned();
+    let start = std::time::Instant::now();
+    let published = loop {
+        let jwks = Reply::read(http().get(server.url("/jwks")).send().await.expect("jwks"))
+            .await
+            .body;
+        if let Some(key) = jwks["keys"]
+            .as_array()
+            .and_then(|keys| keys.iter().find(|k| k["kid"] == kid.as_str()))
+        {
+            break key.clone();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(3),
+            "PS256 key not published"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(published["kty"], "RSA");
+    assert!(published.get("d").is_none());
+    let app = server
+        .create_client(|c| c.access_token_alg = SigningAlg::PS256)
+        .await;
+    let tokens = server
+        .tokens(&Browser::new(), &app, "ada", "openid email")
+        .await;
+    let header = jwt_part(&tokens.str("access_token"), 0);
+    assert_eq!(header["alg"], "PS256");
+    assert_eq!(header["kid"], kid.as_str());
+    let info = server.userinfo(&tokens.str("access_token")).await;
+    assert_eq!(info.status, StatusCode::OK, "{}", info.body);
+    assert_eq!(info.body["email"], "ada@example.com");
+}
