@@ -1,4 +1,5 @@
-//! `ferriam client ...`.
+//! `ferriam client ...`: the flags are parsed here; the rules a registration must follow live in
+//! `ferriam_protocol::registration`, shared by `create` and `update`.
 
 use std::path::PathBuf;
 
