@@ -79,10 +79,14 @@ pub fn app(state: AppState) -> Router {
             "/signin/consent",
             get(web::signin::consent_page).post(web::signin::consent_submit),
         )
-        .route("/token", axum::routing::post(web::token::token))
+        // CORS for browser apps on these only (web::cors; RFC 9700 §2.6).
+        .route(
+            "/token",
+            web::cors::allow(&state, axum::routing::post(web::token::token)),
+        )
         .route(
             "/userinfo",
-            get(web::userinfo::get).post(web::userinfo::post),
+            web::cors::allow(&state, get(web::userinfo::get).post(web::userinfo::post)),
         )
         .route("/static/ferriam.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(web::extract::MAX_BODY_BYTES))

@@ -1,21 +1,27 @@
-//! `ferriam client ...`.
+//! `ferriam client ...`: the flags are parsed here; the rules a registration must follow live in
+//! `ferriam_protocol::registration`, shared by `create` and `update`.
+
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use ferriam::store::Store;
 use ferriam::tokens::opaque;
-use ferriam_protocol::authorize::response_type;
-use ferriam_protocol::client::{
-    validate_redirect_uri_registration, AuthMethod, Client, ClientType, SigningAlg,
-};
-use ferriam_protocol::scope::Scope;
+use ferriam_protocol::client::{ApplicationType, AuthMethod, Client, ClientType, SigningAlg};
+use ferriam_protocol::registration;
 use serde_json::{json, Value};
 
-use super::{now, print_json, CliResult};
+use super::{now, print_json, read_password_stdin, CliResult};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum TypeArg {
     Confidential,
     Public,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AppTypeArg {
+    Web,
+    Native,
 }
 
 /// The arguments of `client create`.
@@ -25,39 +31,86 @@ pub struct CreateArgs {
     name: String,
     #[arg(long = "type", value_enum)]
     client_type: TypeArg,
+    /// Choose the client id (e.g. a client imported from another server).
+    #[arg(long)]
+    client_id: Option<String>,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+/// The arguments of `client update`: only the given fields change.
+#[derive(Args)]
+pub struct UpdateArgs {
+    client_id: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+/// The registration settings `create` and `update` share; each flag given sets its field (a
+/// repeatable flag replaces the whole list).
+#[derive(Args)]
+pub struct SettingsArgs {
+    /// web (default) or native (RFC 8252: loopback redirect URIs on any port, private-use
+    /// URI schemes).
+    #[arg(long, value_enum)]
+    application_type: Option<AppTypeArg>,
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
-    /// authorization_code, refresh_token, client_credentials, implicit (repeatable).
+    /// authorization_code, refresh_token, client_credentials (repeatable).
     #[arg(long = "grant-type")]
     grant_types: Vec<String>,
-    /// code, id_token, "id_token token", "code id_token", "code token",
-    /// "code id_token token", none (repeatable; token and id_token need --grant-type implicit).
     #[arg(long = "response-type")]
     response_types: Vec<String>,
     /// A custom scope the client may ask for (repeatable).
     #[arg(long = "scope")]
     scopes: Vec<String>,
-    #[arg(long, value_parser = ["client_secret_basic", "client_secret_post", "none"])]
+    #[arg(long, value_parser = AuthMethod::ALL.map(AuthMethod::as_str))]
     token_endpoint_auth_method: Option<String>,
-    /// Allow code_challenge_method=plain (RFC 9700 §2.1.1 prefers S256).
-    #[arg(long)]
-    allow_plain_pkce: bool,
-    #[arg(long, value_parser = ["RS256", "ES256", "EdDSA"])]
+    /// Allow code_challenge_method=plain (RFC 9700 §2.1.1 prefers S256); `false` to withdraw.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    allow_plain_pkce: Option<bool>,
+    #[arg(long, value_parser = SigningAlg::ALL.map(SigningAlg::as_str))]
     access_token_alg: Option<String>,
+    /// id_token_signed_response_alg (default RS256).
+    #[arg(long, value_parser = SigningAlg::ALL.map(SigningAlg::as_str))]
+    id_token_alg: Option<String>,
     #[arg(long)]
     access_token_ttl: Option<u64>,
     #[arg(long)]
     refresh_token_ttl: Option<u64>,
+    /// Absolute lifetime of a refresh-token family, from the sign-in (default: the server's).
+    #[arg(long)]
+    refresh_token_absolute_ttl: Option<u64>,
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    #[arg(long)]
+    frontchannel_logout_uri: Option<String>,
+    /// Where the client's public keys are published (private_key_jwt).
+    #[arg(long, conflicts_with = "jwks_file")]
+    jwks_uri: Option<String>,
+    /// A JWK Set file with the client's public keys, stored inline (private_key_jwt).
+    #[arg(long)]
+    jwks_file: Option<PathBuf>,
+    /// An origin allowed to call /token, /userinfo and /revoke from a browser (repeatable).
+    #[arg(long = "allowed-origin")]
+    allowed_origins: Vec<String>,
+    /// Read the client secret from standard input (one line) instead of generating one.
+    #[arg(long)]
+    client_secret_stdin: bool,
 }
 
 #[derive(Subcommand)]
 // Parsed once per process: the size of the largest variant does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum ClientCommand {
-    /// Register a client; a confidential client's secret is printed once.
+    /// Register a client; a generated secret is printed once.
     Create(CreateArgs),
+    /// Change the given fields of a client; running servers pick it up within a second.
+    Update(UpdateArgs),
     /// List clients.
     List,
     /// Show one client.
@@ -68,121 +121,224 @@ pub enum ClientCommand {
     RotateSecret { client_id: String },
 }
 
-const GRANTS: [&str; 4] = [
-    "authorization_code",
-    "refresh_token",
-    "client_credentials",
-    "implicit",
-];
-
 fn client_json(client: &Client) -> Value {
     serde_json::to_value(client).unwrap_or(Value::Null)
 }
 
-/// Builds and checks a client registration from the command's arguments.
-fn build(args: CreateArgs) -> Result<Client, String> {
-    let CreateArgs {
-        name,
-        client_type,
-        redirect_uris,
-        post_logout_redirect_uris,
-        mut grant_types,
-        mut response_types,
-        scopes,
-        token_endpoint_auth_method: auth_method,
-        allow_plain_pkce,
-        access_token_alg,
-        access_token_ttl,
-        refresh_token_ttl,
-    } = args;
-    let client_type = match client_type {
-        TypeArg::Confidential => ClientType::Confidential,
-        TypeArg::Public => ClientType::Public,
-    };
-    if name.trim().is_empty() {
-        return Err("--name must not be empty".into());
-    }
-    if grant_types.is_empty() {
-        grant_types = vec!["authorization_code".into(), "refresh_token".into()];
-    }
-    if let Some(g) = grant_types.iter().find(|g| !GRANTS.contains(&g.as_str())) {
-        return Err(format!("unsupported grant type {g}"));
-    }
-    if response_types.is_empty() && grant_types.iter().any(|g| g == "authorization_code") {
-        response_types = vec!["code".into()];
-    }
-    response_type::check_registration(&response_types, &grant_types)?;
-    let method = match (client_type, auth_method.as_deref()) {
-        (ClientType::Public, None | Some("none")) => AuthMethod::None,
-        (ClientType::Public, Some(_)) => {
-            return Err("a public client authenticates with none".into())
-        }
-        (ClientType::Confidential, None | Some("client_secret_basic")) => {
-            AuthMethod::ClientSecretBasic
-        }
-        (ClientType::Confidential, Some("client_secret_post")) => AuthMethod::ClientSecretPost,
-        (ClientType::Confidential, Some(_)) => {
-            return Err("a confidential client needs a secret-based method".into())
-        }
-    };
-    if client_type == ClientType::Public && grant_types.iter().any(|g| g == "client_credentials") {
-        return Err("a public client cannot use client_credentials".into());
-    }
-    if grant_types
-        .iter()
-        .any(|g| g == "authorization_code" || g == "implicit")
-        && redirect_uris.is_empty()
-    {
-        return Err(
-            "the authorization_code and implicit grants need at least one --redirect-uri".into(),
-        );
-    }
-    for uri in redirect_uris.iter().chain(&post_logout_redirect_uris) {
-        validate_redirect_uri_registration(uri)?;
-    }
-    for scope in &scopes {
-        let parsed = Scope::parse(scope).map_err(|_| format!("{scope} is not a valid scope"))?;
-        if parsed.iter().count() != 1 {
-            return Err(format!("{scope} is not a single scope"));
-        }
-    }
-    Ok(Client {
-        client_id: opaque::random_token()[..22].to_owned(),
-        name,
-        client_type,
+/// Sets the fields whose flags were given. Returns whether a secret is to be read from stdin.
+fn apply(settings: SettingsArgs, client: &mut Client) -> Result<bool, String> {
+    let SettingsArgs {
+        application_type,
         redirect_uris,
         post_logout_redirect_uris,
         grant_types,
         response_types,
         scopes,
-        token_endpoint_auth_method: method,
+        token_endpoint_auth_method,
         allow_plain_pkce,
-        access_token_alg: access_token_alg
-            .as_deref()
-            .and_then(SigningAlg::parse)
-            .unwrap_or(SigningAlg::RS256),
+        access_token_alg,
+        id_token_alg,
         access_token_ttl,
         refresh_token_ttl,
+        refresh_token_absolute_ttl,
+        backchannel_logout_uri,
+        frontchannel_logout_uri,
+        jwks_uri,
+        jwks_file,
+        allowed_origins,
+        client_secret_stdin,
+    } = settings;
+    fn replace(field: &mut Vec<String>, given: Vec<String>) {
+        if !given.is_empty() {
+            *field = given;
+        }
+    }
+    if let Some(t) = application_type {
+        client.application_type = match t {
+            AppTypeArg::Web => ApplicationType::Web,
+            AppTypeArg::Native => ApplicationType::Native,
+        };
+    }
+    let grants_given = !grant_types.is_empty();
+    let response_types_given = !response_types.is_empty();
+    replace(&mut client.redirect_uris, redirect_uris);
+    replace(
+        &mut client.post_logout_redirect_uris,
+        post_logout_redirect_uris,
+    );
+    replace(&mut client.grant_types, grant_types);
+    replace(&mut client.response_types, response_types);
+    replace(&mut client.scopes, scopes);
+    replace(&mut client.allowed_origins, allowed_origins);
+    // New grants without new response types: the code response type goes with the code grant.
+    if grants_given && !response_types_given {
+        client.response_types = match client.allows_grant("authorization_code") {
+            true => vec!["code".into()],
+            false => vec![],
+        };
+    }
+    if let Some(m) = token_endpoint_auth_method.as_deref() {
+        client.token_endpoint_auth_method =
+            AuthMethod::parse(m).ok_or_else(|| format!("unknown method {m}"))?;
+    }
+    if let Some(allow) = allow_plain_pkce {
+        client.allow_plain_pkce = allow;
+    }
+    let alg = |a: &str| SigningAlg::parse(a).ok_or_else(|| format!("unknown algorithm {a}"));
+    if let Some(a) = access_token_alg.as_deref() {
+        client.access_token_alg = alg(a)?;
+    }
+    if let Some(a) = id_token_alg.as_deref() {
+        client.id_token_alg = Some(alg(a)?);
+    }
+    for (field, given) in [
+        (&mut client.access_token_ttl, access_token_ttl),
+        (&mut client.refresh_token_ttl, refresh_token_ttl),
+        (
+            &mut client.refresh_token_absolute_ttl,
+            refresh_token_absolute_ttl,
+        ),
+    ] {
+        if given.is_some() {
+            *field = given;
+        }
+    }
+    for (field, given) in [
+        (&mut client.backchannel_logout_uri, backchannel_logout_uri),
+        (&mut client.frontchannel_logout_uri, frontchannel_logout_uri),
+    ] {
+        if given.is_some() {
+            *field = given;
+        }
+    }
+    // A new key source replaces the other one (OpenID Connect Registration 1.0 §2: never both).
+    if let Some(uri) = jwks_uri {
+        client.jwks_uri = Some(uri);
+        client.jwks = None;
+    }
+    if let Some(path) = jwks_file {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let set: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        client.jwks = Some(set);
+        client.jwks_uri = None;
+    }
+    Ok(client_secret_stdin)
+}
+
+/// Reads and checks an imported secret; public clients have none.
+fn imported_secret(client: &Client) -> Result<String, Box<dyn std::error::Error>> {
+    if client.is_public() {
+        return Err("a public client has no secret: --client-secret-stdin is refused".into());
+    }
+    let secret = read_password_stdin()?;
+    registration::validate_imported_secret(&secret)?;
+    Ok(secret)
+}
+
+/// A chosen client id must be free and must not be a user's `sub`: a client_credentials
+/// token's subject is the client id, and it must never be taken for a user's (RFC 9700
+/// §4.15.1, SECURITY R30).
+async fn check_chosen_id(store: &dyn Store, client_id: &str) -> CliResult {
+    if store.client(client_id).await?.is_some() {
+        return Err(format!("client {client_id} already exists").into());
+    }
+    if store.user_by_sub(client_id).await?.is_some() {
+        return Err(format!("client id {client_id} is a user's subject identifier").into());
+    }
+    Ok(())
+}
+
+/// `client create`: defaults by client type, then the given settings, then the shared rules.
+async fn create(store: &dyn Store, args: CreateArgs) -> CliResult {
+    let CreateArgs {
+        name,
+        client_type,
+        client_id,
+        settings,
+    } = args;
+    let client_type = match client_type {
+        TypeArg::Confidential => ClientType::Confidential,
+        TypeArg::Public => ClientType::Public,
+    };
+    let mut client = Client {
+        client_id: client_id
+            .clone()
+            .unwrap_or_else(|| opaque::random_token()[..22].to_owned()),
+        name,
+        client_type,
+        token_endpoint_auth_method: match client_type {
+            ClientType::Confidential => AuthMethod::ClientSecretBasic,
+            ClientType::Public => AuthMethod::None,
+        },
         ..Client::default()
-    })
+    };
+    let secret_from_stdin = apply(settings, &mut client)?;
+    registration::validate(&client)?;
+    if client_id.is_some() {
+        check_chosen_id(store, &client.client_id).await?;
+    }
+    let imported = match secret_from_stdin {
+        true => Some(imported_secret(&client)?),
+        false => None,
+    };
+    let generated = (!client.is_public() && imported.is_none()).then(opaque::random_token);
+    let secret_hash = imported
+        .as_deref()
+        .or(generated.as_deref())
+        .map(opaque::hash);
+    store
+        .create_client(&client, secret_hash.as_deref(), now())
+        .await?;
+    // An imported secret is never printed back: its owner has it already.
+    let mut out = json!({"client_id": client.client_id});
+    if let Some(secret) = generated {
+        out["client_secret"] = secret.into();
+    }
+    print_json(&out)
+}
+
+/// `client update`: the stored registration with the given fields changed, checked by the
+/// same rules as `create`; the version bump makes every node reload it within a second.
+async fn update(store: &dyn Store, args: UpdateArgs) -> CliResult {
+    let UpdateArgs {
+        client_id,
+        name,
+        settings,
+    } = args;
+    let Some(stored) = store.client(&client_id).await? else {
+        return Err(format!("no client {client_id}").into());
+    };
+    let mut client = stored.client;
+    if let Some(name) = name {
+        client.name = name;
+    }
+    let secret_from_stdin = apply(settings, &mut client)?;
+    registration::validate(&client)?;
+    let imported = match secret_from_stdin {
+        true => Some(imported_secret(&client)?),
+        false => None,
+    };
+    if !store.update_client(&client).await? {
+        return Err(format!("no client {client_id}").into());
+    }
+    if let Some(secret) = imported {
+        if !store
+            .set_client_secret(&client_id, &opaque::hash(&secret))
+            .await?
+        {
+            return Err(format!("no confidential client {client_id}").into());
+        }
+    }
+    print_json(&client_json(&client))
 }
 
 pub async fn run(store: &std::sync::Arc<dyn Store>, cmd: ClientCommand) -> CliResult {
     let store = store.as_ref();
     match cmd {
-        ClientCommand::Create(args) => {
-            let client = build(args)?;
-            let secret = (!client.is_public()).then(opaque::random_token);
-            let secret_hash = secret.as_deref().map(opaque::hash);
-            store
-                .create_client(&client, secret_hash.as_deref(), now())
-                .await?;
-            let mut out = json!({"client_id": client.client_id});
-            if let Some(secret) = secret {
-                out["client_secret"] = secret.into();
-            }
-            print_json(&out)
-        }
+        ClientCommand::Create(args) => create(store, args).await,
+        ClientCommand::Update(args) => update(store, args).await,
         ClientCommand::List => {
             let clients: Vec<Value> = store
                 .list_clients()

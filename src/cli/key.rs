@@ -14,7 +14,7 @@ pub enum KeyCommand {
     List,
     /// Create a new active key for an algorithm, retiring the previous one.
     Rotate {
-        #[arg(long, default_value = "RS256", value_parser = ["RS256", "ES256", "EdDSA"])]
+        #[arg(long, default_value = "RS256", value_parser = ["RS256", "PS256", "ES256", "EdDSA"])]
         alg: String,
     },
     /// Retire a key that is no longer active; it stays published until its tokens expire.

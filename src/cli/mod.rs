@@ -32,6 +32,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the server.
     Serve(serve::ServeArgs),
@@ -78,13 +80,13 @@ fn now() -> i64 {
     ferriam::clock::SystemClock::default().now()
 }
 
-/// Reads one line from standard input, without its line ending.
+/// Reads one line from standard input, without its line ending (a password or a client secret).
 fn read_password_stdin() -> Result<String, Box<dyn std::error::Error>> {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
-        return Err("the password read from standard input is empty".into());
+        return Err("the line read from standard input is empty".into());
     }
     Ok(password)
 }

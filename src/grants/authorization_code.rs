@@ -29,7 +29,7 @@ pub async fn grant(
         CodeRedemption::Fresh { code, user } => (code, user),
         CodeRedemption::Replayed { grant_id } => {
             // RFC 6749 §4.1.2: a code used twice revokes every token issued from it.
-            let until = now + state.config.refresh_token_absolute_ttl as i64;
+            let until = now + family_lifetime(state, client);
             state.store.revoke_grant(&grant_id, until).await?;
             return Err(
                 OAuthError::invalid_grant("the authorization code has already been used")
@@ -51,7 +51,7 @@ pub async fn grant(
     let refresh_token =
         if client.allows_grant("refresh_token") && (!openid || scope.contains("offline_access")) {
             let token = opaque::random_token();
-            let family_expires_at = now + state.config.refresh_token_absolute_ttl as i64;
+            let family_expires_at = now + family_lifetime(state, client);
             let ttl = client
                 .refresh_token_ttl
                 .unwrap_or(state.config.refresh_token_ttl) as i64;
@@ -97,4 +97,12 @@ pub async fn grant(
         },
     )
     .await
+}
+
+/// The absolute lifetime of a refresh-token family started now: the client's own
+/// `--refresh-token-absolute-ttl`, else the server's setting.
+fn family_lifetime(state: &AppState, client: &Client) -> i64 {
+    client
+        .refresh_token_absolute_ttl
+        .unwrap_or(state.config.refresh_token_absolute_ttl) as i64
 }

@@ -209,6 +209,29 @@ async fn clients(store: &dyn Store) {
         "deletion changes the version"
     );
     assert!(store.client("public").await.unwrap().is_none());
+    client_updates(store).await;
+}
+
+/// `update_client` replaces the settings, keeps the secret, and moves the version.
+async fn client_updates(store: &dyn Store) {
+    let v0 = store.client_set_version().await.unwrap();
+    let mut changed = client("c1");
+    changed.name = "Renamed".into();
+    changed.allowed_origins = vec!["https://spa.example".into()];
+    changed.refresh_token_absolute_ttl = Some(600);
+    assert!(store.update_client(&changed).await.unwrap());
+    let v1 = store.client_set_version().await.unwrap();
+    assert_ne!(v0, v1, "an update changes the version");
+    let stored = store.client("c1").await.unwrap().unwrap();
+    assert_eq!(stored.client, changed);
+    assert_eq!(
+        stored.secret_hash.as_deref(),
+        Some("hash2"),
+        "the secret stays"
+    );
+    let unknown = client("nobody");
+    assert!(!store.update_client(&unknown).await.unwrap());
+    assert!(store.client("nobody").await.unwrap().is_none(), "no upsert");
 }
 
 async fn keys(store: &dyn Store) {

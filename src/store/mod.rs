@@ -87,7 +87,10 @@ pub trait ClientStore {
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
     async fn set_client_secret(&self, client_id: &str, secret_hash: &str) -> StoreResult<bool>;
-    /// Changes whenever a client is created, deleted or given a new secret; servers poll it to
+    /// Replaces a registration's settings (its secret stays), bumping the client-set version
+    /// so every node drops its cached copy; false when no such client exists.
+    async fn update_client(&self, client: &Client) -> StoreResult<bool>;
+    /// Changes whenever a client is created, updated, deleted or given a new secret; servers poll it to
     /// know when their cached registrations are stale.
     async fn client_set_version(&self) -> StoreResult<i64>;
 }

@@ -252,6 +252,20 @@ impl ClientStore for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(sql::UPDATE_CLIENT)
+            .bind(to_json(client)?)
+            .bind(&client.client_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql::BUMP_CLIENT_VERSION)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn client_set_version(&self) -> StoreResult<i64> {
         let value: Option<String> = sqlx::query_scalar(sql::CLIENT_SET_VERSION)
             .fetch_optional(&self.pool)

@@ -370,6 +370,19 @@ impl ClientStore for SqliteStore {
         .await
     }
 
+    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+        let client_id = client.client_id.clone();
+        let settings = to_json(client)?;
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done = execute(&tx, sql::UPDATE_CLIENT, params![settings, client_id])?;
+            execute(&tx, sql::BUMP_CLIENT_VERSION, [])?;
+            tx.commit()?;
+            Ok(done > 0)
+        })
+        .await
+    }
+
     async fn client_set_version(&self) -> StoreResult<i64> {
         self.run(|c| {
             let value: Option<String> = c

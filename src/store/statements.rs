@@ -62,6 +62,7 @@ pub const DELETE_CLIENT: [&str; 3] = [
 ];
 pub const SET_CLIENT_SECRET: &str = "UPDATE clients SET secret_hash = $1 \
      WHERE client_id = $2 AND secret_hash IS NOT NULL";
+pub const UPDATE_CLIENT: &str = "UPDATE clients SET settings = $1 WHERE client_id = $2";
 pub const CLIENT_SET_VERSION: &str = "SELECT value FROM settings WHERE name = 'clients_version'";
 
 pub const KEYS: &str = "SELECT kid, alg, private_pkcs8, created_at, retired_at FROM keys \

@@ -1,4 +1,4 @@
-//! Signing keys: generation (RSA-2048, P-256, Ed25519), storage as PKCS#8, the in-memory key
+//! Signing keys: generation (RSA-2048 for RS256 and for PS256, P-256, Ed25519), storage as PKCS#8, the in-memory key
 //! set used on the hot path (keys parsed once), JWKS publication and rotation pickup.
 
 use std::collections::HashMap;
@@ -53,6 +53,7 @@ impl VerifyingKey {
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
         let algorithm: &dyn signature::VerificationAlgorithm = match self.alg {
             SigningAlg::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            SigningAlg::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
             SigningAlg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
             SigningAlg::EdDSA => &signature::ED25519,
         };
@@ -67,9 +68,12 @@ impl SigningKey {
     pub fn generate(alg: SigningAlg) -> Result<(Self, Vec<u8>), KeyError> {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let pkcs8 = match alg {
-            SigningAlg::RS256 => aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048)
-                .and_then(|k| k.as_der())
-                .map(|d| d.as_ref().to_vec()),
+            // PS256 gets its own RSA key: one key, one algorithm (RFC 8725 §3.1).
+            SigningAlg::RS256 | SigningAlg::PS256 => {
+                aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048)
+                    .and_then(|k| k.as_der())
+                    .map(|d| d.as_ref().to_vec())
+            }
             SigningAlg::ES256 => {
                 EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                     .map(|d| d.as_ref().to_vec())
@@ -83,7 +87,7 @@ impl SigningKey {
     fn from_pkcs8(alg: SigningAlg, pkcs8: &[u8]) -> Result<Self, KeyError> {
         let bad = |_| KeyError::BadKey(alg.as_str().to_owned());
         let pair = match alg {
-            SigningAlg::RS256 => {
+            SigningAlg::RS256 | SigningAlg::PS256 => {
                 Pair::Rsa(aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(bad)?)
             }
             SigningAlg::ES256 => Pair::Ec(
@@ -118,8 +122,14 @@ impl SigningKey {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         match &self.pair {
             Pair::Rsa(k) => {
+                // RFC 7518 §3.5: PS256 is RSASSA-PSS with SHA-256, MGF1 with SHA-256 and a
+                // 32-byte salt, which is what aws-lc-rs's RSA_PSS_SHA256 produces.
+                let padding: &dyn signature::RsaEncoding = match self.alg {
+                    SigningAlg::PS256 => &signature::RSA_PSS_SHA256,
+                    _ => &signature::RSA_PKCS1_SHA256,
+                };
                 let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig)
+                k.sign(padding, &rng, message, &mut sig)
                     .map_err(|_| KeyError::Crypto)?;
                 Ok(sig)
             }
@@ -235,14 +245,6 @@ impl KeySet {
 
     pub fn verifying(&self, kid: &str) -> Option<&VerifyingKey> {
         self.verifying.get(kid)
-    }
-
-    /// Algorithms with an active key, for discovery.
-    pub fn algorithms(&self) -> Vec<SigningAlg> {
-        SigningAlg::ALL
-            .into_iter()
-            .filter(|a| self.active.contains_key(a))
-            .collect()
     }
 }
 
@@ -374,5 +376,22 @@ mod tests {
             assert_eq!(jwk["kid"], key.kid.as_str());
             assert_eq!(jwk["alg"], alg.as_str());
         }
+    }
+
+    /// An RS256 and a PS256 signature are not interchangeable: each key verifies only its own
+    /// algorithm (RFC 8725 §3.1).
+    #[test]
+    fn ps256_is_not_rs256() {
+        let (ps, _) = SigningKey::generate(SigningAlg::PS256).unwrap();
+        let sig = ps.sign(b"message").unwrap();
+        assert!(ps.verifying_key().verify(b"message", &sig));
+        let as_rs256 = VerifyingKey {
+            alg: SigningAlg::RS256,
+            ..ps.verifying_key()
+        };
+        assert!(!as_rs256.verify(b"message", &sig));
+        assert_eq!(ps.public_jwk()["kty"], "RSA");
+        // PSS signatures are randomised; PKCS#1 v1.5 ones are not.
+        assert_ne!(sig, ps.sign(b"message").unwrap());
     }
 }

@@ -5,12 +5,14 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ferriam_protocol::client::SigningAlg;
 
 use crate::app::AppState;
 
 pub async fn metadata(State(state): State<AppState>) -> Response {
-    let doc =
-        ferriam_protocol::discovery::metadata(&state.issuer, &state.keys.current().algorithms());
+    // Every algorithm Ferriam signs with can be registered as a client's ID-token algorithm;
+    // its key is created on first use, so the list does not depend on which keys exist yet.
+    let doc = ferriam_protocol::discovery::metadata(&state.issuer, &SigningAlg::ALL);
     ([(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], Json(doc)).into_response()
 }
 

@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod cors;
 pub mod discovery;
 pub mod extract;
 pub mod signin;

@@ -377,11 +377,20 @@ async fn error_redirect_keeps_the_registered_query_and_echoes_state_exactly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn loopback_redirect_port_may_vary_only_for_public_clients() {
+async fn loopback_redirect_port_may_vary_only_for_native_clients() {
     let server = TestServer::start(Db::Sqlite).await.expect("server");
     let registered = "http://127.0.0.1/cb";
     let requested = "http://127.0.0.1:51234/cb";
     let public = server
+        .create_client(|c| {
+            c.client_type = ferriam_protocol::client::ClientType::Public;
+            c.token_endpoint_auth_method = ferriam_protocol::client::AuthMethod::None;
+            c.application_type = ferriam_protocol::client::ApplicationType::Native;
+            c.redirect_uris = vec![registered.into()];
+        })
+        .await;
+    // A public client registered as a web app (a single-page app) gets exact matching.
+    let public_web = server
         .create_client(|c| {
             c.client_type = ferriam_protocol::client::ClientType::Public;
             c.token_endpoint_auth_method = ferriam_protocol::client::AuthMethod::None;
@@ -403,14 +412,16 @@ async fn loopback_redirect_port_may_vary_only_for_public_clients() {
             ],
         )
     };
-    // RFC 8252 §7.3: the public (native) client is redirected to the port it asked for.
+    // RFC 8252 §7.3: the native client is redirected to the port it asked for.
     let back = redirect(&Browser::new().get(&pairs(&public.id)).await);
     assert!(back.location.starts_with(requested), "{}", back.location);
     assert_eq!(back.get("error"), Some("unsupported_response_type"));
-    // A confidential client gets no such relaxation.
-    page(&pairs(&confidential.id))
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    // Web clients, confidential or public, get no such relaxation.
+    for web in [&confidential, &public_web] {
+        page(&pairs(&web.id))
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
     server.stop().await;
 }
 

@@ -29,6 +29,8 @@ pub enum Db {
 
 pub struct TestServer {
     pub issuer: String,
+    /// The server's database, for running the `ferriam` binary against it.
+    pub database_url: String,
     pub clock: Arc<SystemClock>,
     pub store: Arc<dyn Store>,
     server: Option<RunningServer>,
@@ -64,12 +66,14 @@ impl TestServer {
             ..Config::default()
         };
         configure(&mut config);
+        let database_url = config.database_url.clone();
         let clock = Arc::new(SystemClock::default());
         let server = Server::start(config, clock.clone(), std::future::pending())
             .await
             .expect("server starts");
         Some(Self {
             issuer: server.issuer.clone(),
+            database_url,
             store: server.store.clone(),
             clock,
             server: Some(server),

@@ -62,20 +62,23 @@ pub enum ApplicationType {
     Native,
 }
 
-/// JWS algorithms Ferriam signs with.
+/// JWS algorithms Ferriam signs with (RFC 7518 §3.1 names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SigningAlg {
     RS256,
+    /// RSASSA-PSS with SHA-256 and MGF1 with SHA-256 (RFC 7518 §3.5), on its own RSA key.
+    PS256,
     ES256,
     EdDSA,
 }
 
 impl SigningAlg {
-    pub const ALL: [SigningAlg; 3] = [Self::RS256, Self::ES256, Self::EdDSA];
+    pub const ALL: [SigningAlg; 4] = [Self::RS256, Self::PS256, Self::ES256, Self::EdDSA];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::RS256 => "RS256",
+            Self::PS256 => "PS256",
             Self::ES256 => "ES256",
             Self::EdDSA => "EdDSA",
         }
@@ -199,10 +202,17 @@ impl Client {
         }
     }
 
+    /// Native apps (RFC 8252) get the loopback-port relaxation and private-use URI schemes;
+    /// keyed on the registered application type, not on the client type: a confidential web
+    /// client on a developer's machine gets exact matching (SECURITY R1, Keycloak CVE-2024-8883).
+    pub fn is_native(&self) -> bool {
+        self.application_type == ApplicationType::Native
+    }
+
     /// Chooses the redirect URI of an authorization request.
     ///
     /// The requested value must equal a registered one character for character (RFC 9700
-    /// §4.1.3); for public (native) clients the port of a loopback URI may differ (RFC 8252
+    /// §4.1.3); for native clients the port of a loopback IP literal URI may differ (RFC 8252
     /// §7.3). It may be omitted only for a plain OAuth request of a client with exactly one
     /// registered URI: OpenID Connect Core §3.1.2.1 requires it whenever `openid` is asked.
     pub fn resolve_redirect_uri(
@@ -214,7 +224,7 @@ impl Client {
             Some(uri) => self
                 .redirect_uris
                 .iter()
-                .find(|registered| redirect_uri_matches(registered, uri, self.is_public()))
+                .find(|registered| redirect_uri_matches(registered, uri, self.is_native()))
                 .map(|_| uri.to_owned())
                 .ok_or_else(|| {
                     OAuthError::invalid_request("redirect_uri does not match a registered URI")
@@ -248,9 +258,12 @@ pub fn redirect_uri_matches(registered: &str, requested: &str, allow_loopback_po
         }
 }
 
-/// `http://127.0.0.1:1234/cb` -> `http://127.0.0.1/cb`; `None` for anything not a loopback URI.
-fn strip_loopback_port(uri: &str) -> Option<String> {
-    ["http://127.0.0.1", "http://[::1]", "http://localhost"]
+/// `http://127.0.0.1:1234/cb` -> `http://127.0.0.1/cb`; `None` for anything not a loopback IP
+/// literal URI. `localhost` is not one: RFC 8252 §8.3 calls it NOT RECOMMENDED (the name may
+/// resolve to something else, or be answered by another interface), so it gets neither the
+/// port relaxation nor plain http at registration.
+pub(crate) fn strip_loopback_port(uri: &str) -> Option<String> {
+    ["http://127.0.0.1", "http://[::1]"]
         .iter()
         .find_map(|prefix| {
             let rest = uri.strip_prefix(prefix)?;
@@ -267,31 +280,6 @@ fn strip_loopback_port(uri: &str) -> Option<String> {
             (after_port.is_empty() || after_port.starts_with('/') || after_port.starts_with('?'))
                 .then(|| format!("{prefix}{after_port}"))
         })
-}
-
-/// Checks a redirect URI at registration: absolute, no fragment, no user information, no
-/// script-bearing scheme, and plain `http` only for loopback hosts (RFC 9700 §2.6, RFC 6749
-/// §3.1.2, and the Keycloak CVE-2023-6134 / CVE-2026-9086 and CVE-2026-7504 lessons).
-pub fn validate_redirect_uri_registration(uri: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(uri).map_err(|e| format!("{uri} is not an absolute URI: {e}"))?;
-    let scheme = parsed.scheme();
-    if ["javascript", "data", "vbscript", "file"].contains(&scheme) {
-        return Err(format!("{uri}: the {scheme} scheme is not allowed"));
-    }
-    if uri.contains('#') {
-        return Err(format!("{uri}: a redirect URI must not contain a fragment"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!(
-            "{uri}: a redirect URI must not contain user information"
-        ));
-    }
-    if scheme == "http" && strip_loopback_port(uri).is_none() {
-        return Err(format!(
-            "{uri}: plain http is allowed only for loopback redirect URIs"
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -342,9 +330,17 @@ mod tests {
         }
     }
 
+    fn native(uris: &[&str]) -> Client {
+        Client {
+            application_type: ApplicationType::Native,
+            ..client(ClientType::Public, uris)
+        }
+    }
+
+    /// RFC 8252 §7.3 vectors: the port of a loopback IP literal varies for native apps only.
     #[test]
-    fn loopback_port_varies_only_for_public_clients() {
-        let public = client(ClientType::Public, &["http://127.0.0.1/cb"]);
+    fn loopback_port_varies_only_for_native_clients() {
+        let public = native(&["http://127.0.0.1/cb"]);
         assert!(public
             .resolve_redirect_uri(Some("http://127.0.0.1:51234/cb"), true)
             .is_ok());
@@ -360,9 +356,63 @@ mod tests {
         assert!(public
             .resolve_redirect_uri(Some("http://127.0.0.1:/cb"), true)
             .is_err());
-        let confidential = client(ClientType::Confidential, &["http://127.0.0.1/cb"]);
-        assert!(confidential
+        assert!(public
+            .resolve_redirect_uri(Some("http://127.0.0.1.evil/cb"), true)
+            .is_err());
+        assert!(public
+            .resolve_redirect_uri(Some("http://127.0.0.1:51234@evil.example/cb"), true)
+            .is_err());
+        assert!(public
+            .resolve_redirect_uri(Some("https://127.0.0.1:51234/cb"), true)
+            .is_err());
+        let v6 = native(&["http://[::1]/cb"]);
+        assert!(v6
+            .resolve_redirect_uri(Some("http://[::1]:61023/cb"), true)
+            .is_ok());
+        assert!(v6
+            .resolve_redirect_uri(Some("http://127.0.0.1:61023/cb"), true)
+            .is_err());
+        // A confidential native app (RFC 8252 §8.4 allows per-instance secrets) is still native.
+        let confidential_native = Client {
+            application_type: ApplicationType::Native,
+            ..client(ClientType::Confidential, &["http://127.0.0.1/cb"])
+        };
+        assert!(confidential_native
             .resolve_redirect_uri(Some("http://127.0.0.1:51234/cb"), true)
+            .is_ok());
+        // Web clients, public or confidential: exact match only.
+        for web in [ClientType::Confidential, ClientType::Public] {
+            let c = client(web, &["http://127.0.0.1/cb"]);
+            assert!(c
+                .resolve_redirect_uri(Some("http://127.0.0.1:51234/cb"), true)
+                .is_err());
+            assert!(c
+                .resolve_redirect_uri(Some("http://127.0.0.1/cb"), true)
+                .is_ok());
+        }
+    }
+
+    /// `localhost` is not a loopback IP literal (RFC 8252 §8.3): no port relaxation, even for
+    /// native apps; an exact match is all it could ever get.
+    #[test]
+    fn localhost_gets_no_port_relaxation() {
+        let c = native(&["http://localhost/cb"]);
+        assert!(c
+            .resolve_redirect_uri(Some("http://localhost:51234/cb"), true)
+            .is_err());
+    }
+
+    #[test]
+    fn private_use_schemes_match_exactly() {
+        let c = native(&["com.example.app:/cb"]);
+        assert!(c
+            .resolve_redirect_uri(Some("com.example.app:/cb"), true)
+            .is_ok());
+        assert!(c
+            .resolve_redirect_uri(Some("com.example.app:/cb2"), true)
+            .is_err());
+        assert!(c
+            .resolve_redirect_uri(Some("COM.EXAMPLE.APP:/cb"), true)
             .is_err());
     }
 
@@ -379,27 +429,6 @@ mod tests {
             &["https://a.example/cb", "https://a.example/2"],
         );
         assert!(two.resolve_redirect_uri(None, false).is_err());
-    }
-
-    #[test]
-    fn registration_rules() {
-        assert!(validate_redirect_uri_registration("https://a.example/cb").is_ok());
-        assert!(validate_redirect_uri_registration("http://127.0.0.1:8000/cb").is_ok());
-        assert!(validate_redirect_uri_registration("com.example.app:/cb").is_ok());
-        for bad in [
-            "JavaScript:alert(1)",
-            "data:text/html,x",
-            "https://a.example/cb#",
-            "https://a.example/cb#x",
-            "http://a.example/cb",
-            "https://u@a.example/cb",
-            "/relative",
-        ] {
-            assert!(
-                validate_redirect_uri_registration(bad).is_err(),
-                "{bad} accepted"
-            );
-        }
     }
 
     #[test]

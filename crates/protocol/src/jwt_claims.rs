@@ -52,10 +52,12 @@ pub struct IdTokenClaims {
 }
 
 /// The left half of the hash of a token, base64url-encoded, with the hash function of the
-/// signing algorithm (SHA-256 for RS256 and ES256, SHA-512 for EdDSA over Ed25519).
+/// signing algorithm (SHA-256 for RS256, PS256 and ES256, SHA-512 for EdDSA over Ed25519).
 pub fn half_hash(alg: SigningAlg, token: &str) -> String {
     let digest: Vec<u8> = match alg {
-        SigningAlg::RS256 | SigningAlg::ES256 => Sha256::digest(token.as_bytes()).to_vec(),
+        SigningAlg::RS256 | SigningAlg::PS256 | SigningAlg::ES256 => {
+            Sha256::digest(token.as_bytes()).to_vec()
+        }
         SigningAlg::EdDSA => Sha512::digest(token.as_bytes()).to_vec(),
     };
     URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])

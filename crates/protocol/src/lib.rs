@@ -10,6 +10,7 @@
 //! - [`params`]: raw form/query parsing that rejects (or, for `/authorize`, records)
 //!   duplicates and refuses non-UTF-8 input.
 //! - [`client`]: registered-client records and the redirect-URI rules.
+//! - [`registration`]: what a client registration must satisfy before it is stored.
 //! - [`pkce`], [`scope`], [`claims`]: the small building blocks of the flows.
 //! - [`authorize`]: validation of an authorization request (every response type, code,
 //!   implicit and hybrid) and building of its response.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod jwt_claims;
 pub mod params;
 pub mod pkce;
+pub mod registration;
 pub mod scope;
 pub mod token;
 
