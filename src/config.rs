@@ -82,7 +82,10 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(Env::prefixed("FERRIAM_").filter(|k| is_setting(k.as_str())))
+            // The filter sees the key as written (`ISSUER`); settings are named in lower case.
+            .merge(
+                Env::prefixed("FERRIAM_").filter(|k| is_setting(&k.as_str().to_ascii_lowercase())),
+            )
             .extract()
             .map_err(Box::new)
     }
