@@ -32,6 +32,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Client registrations, refreshed within a second of any change.
     pub clients: Arc<ClientCache>,
+    /// Upstream identity providers, refreshed within a second of any change.
+    pub upstreams: Arc<crate::federation::registry::UpstreamRegistry>,
     /// Where tokens are signed, off the async runtime.
     pub signer: Workers<()>,
 }

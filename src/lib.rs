@@ -16,6 +16,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod federation;
 pub mod grants;
 pub mod pages;
 pub mod password;
@@ -137,6 +138,7 @@ impl Server {
             refresh_key: refresh_key.into(),
             clock: clock.clone(),
             clients: Arc::new(clients::ClientCache::default()),
+            upstreams: Arc::new(federation::registry::UpstreamRegistry::default()),
             signer: workers::Workers::start(workers::names::SIGNING)
                 .map_err(|_| StartError::Workers)?,
             config: Arc::new(config),
@@ -178,6 +180,13 @@ fn spawn_config_watch(state: AppState) -> JoinHandle<()> {
             }
             if let Err(e) = state.clients.refresh_if_changed(state.store.as_ref()).await {
                 tracing::warn!(error = %e, "client registration reload failed");
+            }
+            if let Err(e) = state
+                .upstreams
+                .refresh_if_changed(state.store.as_ref())
+                .await
+            {
+                tracing::warn!(error = %e, "upstream registration reload failed");
             }
         }
     })

@@ -2,6 +2,7 @@
 //! stdout for machines, one-line reasons on stderr, exit 0 done / 1 refused / 2 usage.
 
 mod client;
+mod idp;
 mod key;
 mod serve;
 mod user;
@@ -46,6 +47,9 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Manage upstream identity providers.
+    #[command(subcommand)]
+    Idp(idp::IdpCommand),
 }
 
 /// A command that could not be done; printed as one line on stderr, exit status 1.
@@ -61,6 +65,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::User(cmd) => user::run(&open(&config).await?, cmd, &config).await,
         Command::Client(cmd) => client::run(&open(&config).await?, cmd).await,
         Command::Key(cmd) => key::run(&open(&config).await?, cmd).await,
+        Command::Idp(cmd) => idp::run(&open(&config).await?, cmd, &config).await,
     }
 }
 

@@ -10,6 +10,7 @@ mod records;
 mod rows;
 pub mod sqlite;
 mod statements;
+pub mod upstreams;
 
 #[cfg(test)]
 pub mod conformance;
@@ -23,6 +24,7 @@ pub use records::{
     CodeRecord, CodeRedemption, Interaction, KeyRecord, Profile, RefreshRecord, Session,
     StoredClient, User,
 };
+pub use upstreams::{Upstream, UpstreamLink, UpstreamStore};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +224,7 @@ pub trait Store:
     + ConsentStore
     + GrantStore
     + Maintenance
+    + UpstreamStore
     + Send
     + Sync
 {
@@ -237,6 +240,7 @@ impl<T> Store for T where
         + ConsentStore
         + GrantStore
         + Maintenance
+        + UpstreamStore
         + Send
         + Sync
 {

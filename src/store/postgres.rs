@@ -15,6 +15,8 @@ use super::{
     SettingsStore, StoreError, StoreResult, StoredClient, User, UserStore,
 };
 
+mod upstreams;
+
 /// Store on a PostgreSQL database.
 pub struct PgStore {
     pool: PgPool,

@@ -173,3 +173,21 @@ pub const PURGE: [(&str, i64); 5] = [
         0,
     ),
 ];
+
+/// Counts changes to the upstream identity providers (see `UpstreamStore::upstream_set_version`).
+pub const BUMP_UPSTREAM_VERSION: &str =
+    "INSERT INTO settings (name, value) VALUES ('upstreams_version', '1') ON CONFLICT (name) \
+     DO UPDATE SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT)";
+pub const UPSTREAM_SET_VERSION: &str =
+    "SELECT value FROM settings WHERE name = 'upstreams_version'";
+pub const INSERT_UPSTREAM: &str =
+    "INSERT INTO upstreams (name, settings, created_at) VALUES ($1, $2, $3)";
+pub const UPSTREAM: &str = "SELECT settings FROM upstreams WHERE name = $1";
+pub const LIST_UPSTREAMS: &str = "SELECT settings FROM upstreams ORDER BY name";
+pub const DELETE_UPSTREAM: &str = "DELETE FROM upstreams WHERE name = $1";
+pub const INSERT_UPSTREAM_LINK: &str = "INSERT INTO upstream_links (issuer, subject, sub, \
+     upstream, created_at) VALUES ($1, $2, $3, $4, $5)";
+pub const UPSTREAM_LINK: &str = "SELECT issuer, subject, sub, upstream, created_at \
+     FROM upstream_links WHERE issuer = $1 AND subject = $2";
+pub const UPSTREAM_LINKS_OF: &str = "SELECT issuer, subject, sub, upstream, created_at \
+     FROM upstream_links WHERE sub = $1 ORDER BY created_at, issuer, subject";

@@ -1,6 +1,7 @@
 //! Encryption of signing keys at rest: with `FERRIAM_MASTER_KEY` set (32 random bytes,
 //! base64), private keys are stored as AES-256-GCM ciphertexts bound to their `kid`, so a
-//! copy of the database alone cannot sign tokens.
+//! copy of the database alone cannot sign tokens. Upstream client secrets are sealed the
+//! same way, bound to their upstream's name (`federation::seal_secret`).
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use base64::engine::general_purpose::STANDARD;

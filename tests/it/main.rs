@@ -11,6 +11,7 @@ mod client_cli;
 mod code_flow;
 mod cors;
 mod discovery;
+mod federation;
 mod implicit;
 mod implicit_errors;
 mod lockout;

@@ -19,6 +19,7 @@
 //! - [`bearer`]: RFC 6750 bearer-token extraction for protected resources.
 //! - [`jwt_claims`]: the claim sets of access tokens (RFC 9068) and ID tokens.
 //! - [`discovery`]: the provider metadata document.
+//! - [`upstream`]: registering upstream identity providers and routing sign-ins to them.
 
 pub mod authorize;
 pub mod bearer;
@@ -33,5 +34,6 @@ pub mod pkce;
 pub mod registration;
 pub mod scope;
 pub mod token;
+pub mod upstream;
 
 pub use error::{ErrorCode, OAuthError};

@@ -1,0 +1,3 @@
+//! Upstream identity providers (issue 18). So far: their registration with `ferriam idp`.
+
+mod cli;
