@@ -4,6 +4,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod extract;
+pub mod logout;
 pub mod signin;
 pub mod token;
 pub mod userinfo;
