@@ -10,6 +10,7 @@ mod client_changes;
 mod code_flow;
 mod discovery;
 mod lockout;
+mod logout;
 mod refresh;
 mod signin_pages;
 mod token_errors;
