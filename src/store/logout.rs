@@ -117,10 +117,11 @@ pub(super) mod sql {
          (SELECT sid, client_id FROM session_clients WHERE expires_at < $1 LIMIT $2)";
 }
 
+/// One row of `sql::USER_SESSIONS`: sid, created_at, expires_at, amr, and a client (if any).
+pub(super) type SessionRow = (String, i64, i64, Vec<String>, Option<String>);
+
 /// Groups the rows of `sql::USER_SESSIONS` (one per session and client) into sessions.
-pub(super) fn group_sessions(
-    rows: Vec<(String, i64, i64, Vec<String>, Option<String>)>,
-) -> Vec<SessionSummary> {
+pub(super) fn group_sessions(rows: Vec<SessionRow>) -> Vec<SessionSummary> {
     let mut sessions: Vec<SessionSummary> = Vec::new();
     for (sid, created_at, expires_at, amr, client) in rows {
         if sessions.last().is_none_or(|s| s.sid != sid) {
