@@ -141,6 +141,22 @@ async fn with_logout_uri(server: &TestServer) -> TestClient {
 }
 
 async fn hinted_logout_ends_the_session(server: &TestServer) {
+    let metadata = Reply::read(
+        http()
+            .get(server.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    for flag in [
+        "backchannel_logout_supported",
+        "backchannel_logout_session_supported",
+        "frontchannel_logout_supported",
+        "frontchannel_logout_session_supported",
+    ] {
+        assert_eq!(metadata.body[flag], true, "{flag}");
+    }
     let sub = server.create_user("ada").await;
     let app = with_logout_uri(server).await;
     let browser = Browser::new();
