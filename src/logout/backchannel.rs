@@ -146,6 +146,9 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: &Delivery) -> Outc
         Ok(r) if r.status().is_server_error() => Outcome::Retry(format!("HTTP {}", r.status())),
         Ok(r) => Outcome::Refused(format!("HTTP {}", r.status())),
         Err(e) if e.is_timeout() => Outcome::Retry("timeout".to_owned()),
+        // A URI this HTTP client cannot send to (such as https without TLS support built in):
+        // retrying would not change that.
+        Err(e) if e.is_builder() => Outcome::Refused("the URI cannot be used".to_owned()),
         Err(_) => Outcome::Retry("connection failed".to_owned()),
     }
 }
