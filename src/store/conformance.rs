@@ -8,6 +8,8 @@ use ferriam_protocol::token::authorization_code::CodeBinding;
 
 use super::*;
 
+mod logout;
+
 fn user(sub: &str, username: &str) -> User {
     User {
         sub: sub.into(),
@@ -514,6 +516,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     refresh_tokens(store.as_ref()).await;
     refresh_read_and_rotated_at_once(store.as_ref()).await;
     purge_and_settings(store.as_ref()).await;
+    logout::run(store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 //! Every operation that enforces single use (codes, refresh rotation) is one atomic statement,
 //! so two nodes or two concurrent requests can never both win.
 
+mod logout;
 pub mod postgres;
 mod records;
 mod rows;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ferriam_protocol::client::Client;
 
+pub use logout::{Delivery, EndedSession, LogoutStore, SessionSummary};
 pub use records::{
     CodeRecord, CodeRedemption, Interaction, KeyRecord, Profile, RefreshRecord, Session,
     StoredClient, User,
@@ -222,6 +224,7 @@ pub trait Store:
     + ConsentStore
     + GrantStore
     + Maintenance
+    + LogoutStore
     + Send
     + Sync
 {
@@ -237,6 +240,7 @@ impl<T> Store for T where
         + ConsentStore
         + GrantStore
         + Maintenance
+        + LogoutStore
         + Send
         + Sync
 {

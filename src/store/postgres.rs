@@ -15,6 +15,8 @@ use super::{
     SettingsStore, StoreError, StoreResult, StoredClient, User, UserStore,
 };
 
+mod logout;
+
 /// Store on a PostgreSQL database.
 pub struct PgStore {
     pool: PgPool,

@@ -32,6 +32,8 @@ use super::{
 };
 use crate::workers::{names, Workers};
 
+mod logout;
+
 /// How long a statement waits for another process (a `ferriam` command) to release the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -14,6 +14,7 @@ mod discovery;
 mod implicit;
 mod implicit_errors;
 mod lockout;
+mod logout;
 mod refresh;
 mod registrations;
 mod signin_pages;

@@ -19,6 +19,7 @@
 //! - [`bearer`]: RFC 6750 bearer-token extraction for protected resources.
 //! - [`jwt_claims`]: the claim sets of access tokens (RFC 9068) and ID tokens.
 //! - [`discovery`]: the provider metadata document.
+//! - [`logout`]: RP-initiated, back-channel and front-channel logout rules.
 
 pub mod authorize;
 pub mod bearer;
@@ -28,6 +29,7 @@ pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod jwt_claims;
+pub mod logout;
 pub mod params;
 pub mod pkce;
 pub mod registration;
