@@ -90,6 +90,8 @@ pub fn app(state: AppState) -> Router {
             "/userinfo",
             web::cors::allow(&state, get(web::userinfo::get).post(web::userinfo::post)),
         )
+        .route("/logout", get(web::logout::get).post(web::logout::post))
+        .route("/logout/confirm", axum::routing::post(web::logout::confirm))
         .route("/static/ferriam.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(web::extract::MAX_BODY_BYTES))
         .with_state(state)

@@ -6,6 +6,7 @@
 //! - [`tokens`]: signing keys, JWS, opaque secrets.
 //! - [`password`]: argon2id on a bounded pool. [`pages`]: server-rendered HTML.
 //! - [`signin`]: the sign-in state machine; [`grants`]: the token endpoint's grants.
+//! - [`logout`]: ending sessions and back-channel logout delivery.
 //! - [`web`]: one thin handler per endpoint; [`app`]: state and router; [`error`]: errors to HTTP.
 //! - [`transport`]: the HTTP/1.1 listener (lingering close, request-smuggling refusal).
 //!
@@ -18,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod federation;
 pub mod grants;
+pub mod logout;
 pub mod pages;
 pub mod password;
 pub mod signin;
@@ -146,6 +148,7 @@ impl Server {
         let background = vec![
             spawn_config_watch(state.clone()),
             spawn_purge(state.clone()),
+            logout::backchannel::spawn(state.clone()),
         ];
         let (tx, rx) = oneshot::channel::<()>();
         let router = app::app(state);

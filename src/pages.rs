@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::Environment;
 use serde::Serialize;
 
-const BUILT_IN: [(&str, &str); 5] = [
+const BUILT_IN: [(&str, &str); 7] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("consent.html", include_str!("../templates/consent.html")),
@@ -17,6 +17,11 @@ const BUILT_IN: [(&str, &str); 5] = [
     (
         "form_post.html",
         include_str!("../templates/form_post.html"),
+    ),
+    ("logout.html", include_str!("../templates/logout.html")),
+    (
+        "logged_out.html",
+        include_str!("../templates/logged_out.html"),
     ),
 ];
 
@@ -56,6 +61,40 @@ impl Pages {
         context: S,
         script_nonce: Option<&str>,
     ) -> Response {
+        let script_src = match script_nonce {
+            Some(nonce) => format!("'nonce-{nonce}'"),
+            None => "'none'".to_owned(),
+        };
+        self.render_with_csp(status, template, context, &script_src, "")
+    }
+
+    /// Renders a page that frames exactly `frame_origins` (front-channel logout) and, like
+    /// every page, may itself be framed by no one.
+    pub fn render_framing<S: Serialize>(
+        &self,
+        status: StatusCode,
+        template: &str,
+        context: S,
+        frame_origins: &[String],
+    ) -> Response {
+        // Without origins, default-src 'none' already forbids every frame.
+        let frame_src = if frame_origins.is_empty() {
+            String::new()
+        } else {
+            format!("frame-src {}; ", frame_origins.join(" "))
+        };
+        self.render_with_csp(status, template, context, "'none'", &frame_src)
+    }
+
+    fn render_with_csp<S: Serialize>(
+        &self,
+        status: StatusCode,
+        template: &str,
+        context: S,
+        script_src: &str,
+        // Empty, or a whole `frame-src ...; ` directive.
+        frame_src: &str,
+    ) -> Response {
         let body = self
             .env
             .get_template(template)
@@ -64,12 +103,8 @@ impl Pages {
                 tracing::error!(template, error = %e, "page rendering failed");
                 "<!doctype html><title>Error</title><p>The page could not be shown.</p>".to_owned()
             });
-        let script_src = match script_nonce {
-            Some(nonce) => format!("'nonce-{nonce}'"),
-            None => "'none'".to_owned(),
-        };
         let csp = format!(
-            "default-src 'none'; style-src 'self'; img-src 'self'; script-src {script_src}; frame-ancestors 'none'; base-uri 'none'"
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src {script_src}; {frame_src}frame-ancestors 'none'; base-uri 'none'"
         );
         let mut response = (status, Html(body)).into_response();
         let headers = response.headers_mut();

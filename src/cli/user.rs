@@ -53,6 +53,15 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// List the user's live sessions with the clients that took part in each.
+    Sessions { username: String },
+    /// End the user's sessions (or one) as /logout does; a running server sends the
+    /// back-channel logout notifications queued in the database.
+    Logout {
+        username: String,
+        #[arg(long)]
+        sid: Option<String>,
+    },
 }
 
 fn parse_attr(s: &str) -> Result<(String, String), String> {
@@ -183,6 +192,22 @@ pub async fn run(
             let hash = hasher(config)?.hash(password).await?;
             store.set_password_hash(&user.sub, &hash, now()).await?;
             eprintln!("password of {username} changed");
+            Ok(())
+        }
+        UserCommand::Sessions { username } => {
+            let user = find(store, &username).await?;
+            let sessions = store.user_sessions(&user.sub, now()).await?;
+            print_json(&ferriam::logout::sessions_json(&sessions))
+        }
+        UserCommand::Logout { username, sid } => {
+            let user = find(store, &username).await?;
+            let ended =
+                ferriam::logout::end_user_sessions(store, config, &user.sub, sid.as_deref(), now())
+                    .await?
+                    .ok_or_else(|| {
+                        format!("{username} has no live session {}", sid.unwrap_or_default())
+                    })?;
+            eprintln!("{} session(s) of {username} ended", ended.len());
             Ok(())
         }
     }

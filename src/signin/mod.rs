@@ -164,6 +164,28 @@ pub fn set_session_cookie(state: &AppState, response: &mut Response, value: &str
     );
 }
 
+/// Sets the cookie that identifies this browser to its interactions and forms.
+pub fn set_browser_cookie(state: &AppState, response: &mut Response, value: &str) {
+    cookies::set(
+        response,
+        BROWSER_COOKIE,
+        value,
+        None,
+        state.secure_cookies(),
+    );
+}
+
+/// Expires the single sign-on session cookie (logout).
+pub fn clear_session_cookie(state: &AppState, response: &mut Response) {
+    cookies::set(
+        response,
+        SESSION_COOKIE,
+        "",
+        Some(0),
+        state.secure_cookies(),
+    );
+}
+
 /// The CSRF token the pages of an interaction embed.
 pub fn csrf_token(state: &AppState, interaction_id: &str) -> String {
     opaque::derive(&state.refresh_key, &format!("csrf:{interaction_id}"))
@@ -243,6 +265,11 @@ pub async fn finish(
     amr: &[String],
     sid: &str,
 ) -> Result<Response, AppError> {
+    // Logout notifies every client that received a code or tokens in this session.
+    state
+        .store
+        .record_session_client(sid, &request.client_id)
+        .await?;
     let now = state.now();
     let grant_id = opaque::random_token();
     let mut response = AuthorizationResponse::success(&request.redirect_uri, request.response_mode);

@@ -8,6 +8,7 @@ use ferriam_protocol::token::authorization_code::CodeBinding;
 
 use super::*;
 
+mod logout;
 mod upstreams;
 
 fn user(sub: &str, username: &str) -> User {
@@ -518,6 +519,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     purge_and_settings(store.as_ref()).await;
     upstreams::upstreams(store.as_ref()).await;
     upstreams::links(store.as_ref()).await;
+    logout::run(store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

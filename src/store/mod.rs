@@ -5,6 +5,7 @@
 //! Every operation that enforces single use (codes, refresh rotation) is one atomic statement,
 //! so two nodes or two concurrent requests can never both win.
 
+mod logout;
 pub mod postgres;
 mod records;
 mod rows;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ferriam_protocol::client::Client;
 
+pub use logout::{Delivery, EndedSession, LogoutStore, SessionSummary};
 pub use records::{
     CodeRecord, CodeRedemption, Interaction, KeyRecord, Profile, RefreshRecord, Session,
     StoredClient, User,
@@ -225,6 +227,7 @@ pub trait Store:
     + GrantStore
     + Maintenance
     + UpstreamStore
+    + LogoutStore
     + Send
     + Sync
 {
@@ -241,6 +244,7 @@ impl<T> Store for T where
         + GrantStore
         + Maintenance
         + UpstreamStore
+        + LogoutStore
         + Send
         + Sync
 {

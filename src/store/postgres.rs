@@ -15,6 +15,7 @@ use super::{
     SettingsStore, StoreError, StoreResult, StoredClient, User, UserStore,
 };
 
+mod logout;
 mod upstreams;
 
 /// Store on a PostgreSQL database.

@@ -32,6 +32,7 @@ use super::{
 };
 use crate::workers::{names, Workers};
 
+mod logout;
 mod upstreams;
 
 /// How long a statement waits for another process (a `ferriam` command) to release the file.

@@ -73,8 +73,9 @@ pub const RETIRE_KEY: &str =
     "UPDATE keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL";
 pub const KEY_SET_VERSION: &str = "SELECT COUNT(*), CAST(COUNT(retired_at) AS BIGINT) FROM keys";
 
+/// A session begins when the user authenticates, so its `created_at` is its `auth_time`.
 pub const INSERT_SESSION: &str = "INSERT INTO sessions (id_hash, sid, sub, auth_time, amr, \
-     expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+     expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $4)";
 pub const SESSION: &str = "SELECT sid, sub, auth_time, amr, expires_at FROM sessions \
      WHERE id_hash = $1 AND expires_at > $2";
 pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";

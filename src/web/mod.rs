@@ -5,6 +5,7 @@ pub mod client_auth;
 pub mod cors;
 pub mod discovery;
 pub mod extract;
+pub mod logout;
 pub mod signin;
 pub mod token;
 pub mod userinfo;

@@ -1,6 +1,7 @@
 //! The sign-in pages in a real browser: headless Chromium, driven through chromedriver's
 //! W3C WebDriver API, signs a user in at a phone-sized window, consents, and lands on the
 //! client's loopback redirect URI with a code that the token endpoint accepts.
+//! A second test signs out and sees the front-channel logout frame load.
 //!
 //! Needs `chromium` and `chromedriver` (Debian packages `chromium`, `chromium-driver`); without
 //! them the test is skipped with a message, except under `CI=true`, where it fails.
@@ -276,6 +277,94 @@ async fn signs_in_with_a_real_browser() {
         .await
         .unwrap();
     assert!(tokens["id_token"].is_string(), "{tokens}");
+    drop(driver);
+    server.stop().await;
+}
+
+/// A relying party's front-channel logout endpoint on loopback: sends the request line of each
+/// request it gets on the channel and answers with an empty page.
+async fn frontchannel_listener() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]);
+                if let Some(line) = head.lines().next() {
+                    let _ = tx.send(line.to_owned());
+                }
+                let reply = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// Front-Channel Logout 1.0 in a real browser: after signing in, the user confirms logout and
+/// the signed-out page's frame loads the client's front-channel logout URI with `iss` and `sid`
+/// (so the page's Content-Security-Policy really lets that frame through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_channel_logout_frame_loads_in_a_real_browser() {
+    let Some(driver) = WebDriver::start().await else {
+        return;
+    };
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    server.create_user("ada").await;
+    let port = loopback_client().await;
+    let redirect_uri = format!("http://127.0.0.1:{port}/cb");
+    let (fc_port, mut frames) = frontchannel_listener().await;
+    let uri = redirect_uri.clone();
+    let app = server
+        .create_client(move |c| {
+            c.redirect_uris = vec![uri];
+            c.frontchannel_logout_uri = Some(format!("http://127.0.0.1:{fc_port}/fc"));
+        })
+        .await;
+    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.id)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", "openid");
+    driver.open(url.as_str()).await;
+    driver.wait_for_url(&server.url("/signin/login")).await;
+    driver.type_into("#username", "ada").await;
+    driver.type_into("#password", PASSWORD).await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for_url(&server.url("/signin/consent")).await;
+    driver.click("button[value=allow]").await;
+    driver.wait_for_url(&redirect_uri).await;
+
+    let logout = format!("{}?client_id={}", server.url("/logout"), app.id);
+    driver.open(&logout).await;
+    driver.wait_for_url(&server.url("/logout")).await;
+    driver.screenshot("logout").await;
+    driver.click("button[type=submit]").await;
+    let line = tokio::time::timeout(Duration::from_secs(10), frames.recv())
+        .await
+        .expect("the front-channel frame was loaded")
+        .expect("listener open");
+    driver.screenshot("logged_out").await;
+    let target = line
+        .strip_prefix("GET ")
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("not a GET: {line}"));
+    let target = url::Url::parse(&format!("http://127.0.0.1{target}")).unwrap();
+    assert_eq!(target.path(), "/fc");
+    let params: std::collections::HashMap<String, String> =
+        target.query_pairs().into_owned().collect();
+    assert_eq!(params.get("iss"), Some(&server.issuer));
+    assert!(
+        params.get("sid").is_some_and(|s| !s.is_empty()),
+        "no sid: {line}"
+    );
     drop(driver);
     server.stop().await;
 }

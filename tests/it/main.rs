@@ -15,6 +15,7 @@ mod federation;
 mod implicit;
 mod implicit_errors;
 mod lockout;
+mod logout;
 mod refresh;
 mod registrations;
 mod signin_pages;

@@ -20,6 +20,7 @@
 //! - [`jwt_claims`]: the claim sets of access tokens (RFC 9068) and ID tokens.
 //! - [`discovery`]: the provider metadata document.
 //! - [`upstream`]: registering upstream identity providers and routing sign-ins to them.
+//! - [`logout`]: RP-initiated, back-channel and front-channel logout rules.
 
 pub mod authorize;
 pub mod bearer;
@@ -29,6 +30,7 @@ pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod jwt_claims;
+pub mod logout;
 pub mod params;
 pub mod pkce;
 pub mod registration;

@@ -1,0 +1,140 @@
+//! `ferriam user sessions` and `ferriam user logout`: the functions the commands call, and the
+//! binary itself on a running server's database.
+
+use super::*;
+use crate::on_both_databases;
+
+async fn cli_lists_and_ends_sessions(server: &TestServer) {
+    let sub = server.create_user("ada").await;
+    let mut receiver = Receiver::start(vec![]).await;
+    let uri = receiver.url.clone();
+    let app = server
+        .create_client(move |c| c.backchannel_logout_uri = Some(uri))
+        .await;
+    let (one, two) = (Browser::new(), Browser::new());
+    server
+        .code(&one, &app.id, "ada", &[("scope", "openid")])
+        .await;
+    server
+        .code(&two, &app.id, "ada", &[("scope", "openid")])
+        .await;
+    let now = server.clock.now();
+    let sessions = server.store.user_sessions(&sub, now).await.unwrap();
+    let json = ferriam::logout::sessions_json(&sessions);
+    let list = json.as_array().expect("an array");
+    assert_eq!(list.len(), 2, "{json}");
+    for s in list {
+        assert_eq!(s["clients"], serde_json::json!([app.id]));
+        assert_eq!(s["amr"], serde_json::json!(["pwd"]));
+        assert!(s["created_at"].as_i64().unwrap() <= now);
+        assert!(s["expires_at"].as_i64().unwrap() > now);
+        assert!(s["sid"].as_str().is_some_and(|sid| !sid.is_empty()));
+    }
+    let config = Config::default();
+    let unknown =
+        ferriam::logout::end_user_sessions(server.store.as_ref(), &config, &sub, Some("nope"), now)
+            .await
+            .unwrap();
+    assert!(unknown.is_none(), "an unknown sid is refused");
+    let first_sid = list[0]["sid"].as_str().unwrap().to_owned();
+    let ended = ferriam::logout::end_user_sessions(
+        server.store.as_ref(),
+        &config,
+        &sub,
+        Some(&first_sid),
+        now,
+    )
+    .await
+    .unwrap()
+    .expect("ended");
+    assert_eq!(ended.len(), 1);
+    // The running server delivers what the command queued.
+    let token = receiver.next_token(5).await;
+    verify_logout_token(server, &token, &app.id, &sub, &first_sid).await;
+    let left = server.store.user_sessions(&sub, now).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0].sid, first_sid);
+    let ended = ferriam::logout::end_user_sessions(server.store.as_ref(), &config, &sub, None, now)
+        .await
+        .unwrap()
+        .expect("ended");
+    assert_eq!(ended.len(), 1);
+    receiver.next_token(5).await;
+    assert_signed_out(&silent(server, &one, &app.id).await);
+    assert_signed_out(&silent(server, &two, &app.id).await);
+    assert!(server
+        .store
+        .user_sessions(&sub, now)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+on_both_databases!(cli_sessions, cli_lists_and_ends_sessions);
+
+/// Runs the `ferriam` binary on the test server's database: exit status, stdout, stderr.
+fn ferriam(database_url: &str, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferriam"))
+        .arg("--database-url")
+        .arg(database_url)
+        .args(args)
+        .output()
+        .expect("ferriam runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `ferriam user sessions` and `ferriam user logout` as a separate process on the database of
+/// a running server, which then sends the back-channel notification the command queued.
+async fn the_commands_on_a_running_server(db: Db) {
+    let mut database_url = String::new();
+    let Some(server) = TestServer::start_with(db, |c| database_url = c.database_url.clone()).await
+    else {
+        return;
+    };
+    let sub = server.create_user("ada").await;
+    let mut receiver = Receiver::start(vec![]).await;
+    let uri = receiver.url.clone();
+    let app = server
+        .create_client(move |c| c.backchannel_logout_uri = Some(uri))
+        .await;
+    let browser = Browser::new();
+    server
+        .code(&browser, &app.id, "ada", &[("scope", "openid")])
+        .await;
+
+    let (code, out, err) = ferriam(&database_url, &["user", "sessions", "ada"]);
+    assert_eq!(code, 0, "{err}");
+    let sessions: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(sessions[0]["clients"], serde_json::json!([app.id]));
+    let sid = sessions[0]["sid"].as_str().expect("sid").to_owned();
+
+    let (code, _, err) = ferriam(&database_url, &["user", "sessions", "nobody"]);
+    assert_eq!(code, 1, "unknown user: {err}");
+    let (code, _, err) = ferriam(&database_url, &["user", "logout", "ada", "--sid", "nope"]);
+    assert_eq!(code, 1, "unknown sid: {err}");
+    assert_signed_in(&silent(&server, &browser, &app.id).await);
+
+    let (code, _, err) = ferriam(&database_url, &["user", "logout", "ada", "--sid", &sid]);
+    assert_eq!(code, 0, "{err}");
+    let token = receiver.next_token(5).await;
+    verify_logout_token(&server, &token, &app.id, &sub, &sid).await;
+    assert_signed_out(&silent(&server, &browser, &app.id).await);
+    let (code, out, _) = ferriam(&database_url, &["user", "sessions", "ada"]);
+    assert_eq!((code, out.trim()), (0, "[]"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_commands_sqlite() {
+    the_commands_on_a_running_server(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_commands_postgres() {
+    the_commands_on_a_running_server(Db::Postgres).await;
+}
