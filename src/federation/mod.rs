@@ -1,9 +1,13 @@
 //! Upstream identity providers: Ferriam as the relying party of other OpenID providers, so
 //! users can sign in with their company account beside the local one.
 //!
-//! So far this holds the registrations every node keeps in memory (`registry`) and the
-//! opening of their sealed client secrets; the sign-in through an upstream is not built yet.
+//! So far this holds the registrations every node keeps in memory (`registry`), the opening
+//! of their sealed client secrets, the guarded HTTP client for upstream requests (`http`) and
+//! the cached upstream metadata and keys (`discovery`); the sign-in through an upstream is not
+//! built yet.
 
+pub mod discovery;
+pub mod http;
 pub mod registry;
 
 use crate::tokens::sealing::{self, SealError};

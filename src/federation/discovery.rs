@@ -1,0 +1,101 @@
+//! Upstream metadata (OpenID Connect Discovery 1.0) with the upstream's key set, fetched
+//! through [`Outbound`] and cached per upstream for [`MAX_AGE`] seconds. `refetch` replaces
+//! an entry before its time, for when an ID token names a key the cached set lacks (the
+//! upstream rotated its keys).
+//!
+//! The `openidconnect` crate checks that the document's `issuer` is exactly the registered
+//! issuer (Discovery §4.3): a document answering for another issuer is refused.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use openidconnect::core::CoreProviderMetadata;
+use openidconnect::IssuerUrl;
+
+use super::http::Outbound;
+use crate::store::Upstream;
+
+/// How long a fetched document and key set are used before they are fetched again.
+pub const MAX_AGE: i64 = 300;
+
+/// Why an upstream's metadata could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("the registered issuer is not a URL: {0}")]
+    BadIssuer(String),
+    #[error("discovery failed: {0}")]
+    Failed(String),
+}
+
+struct Entry {
+    issuer: String,
+    fetched_at: i64,
+    metadata: Arc<CoreProviderMetadata>,
+}
+
+/// Every upstream's metadata this node has fetched, by upstream name.
+#[derive(Default)]
+pub struct Discovery {
+    entries: RwLock<HashMap<String, Entry>>,
+}
+
+impl Discovery {
+    /// The upstream's metadata and keys: cached while younger than [`MAX_AGE`] and fetched
+    /// for the same issuer, fetched otherwise.
+    pub async fn get(
+        &self,
+        http: &Outbound,
+        upstream: &Upstream,
+        now: i64,
+    ) -> Result<Arc<CoreProviderMetadata>, DiscoveryError> {
+        if let Some(entry) = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&upstream.name)
+            .filter(|e| e.issuer == upstream.issuer && now - e.fetched_at < MAX_AGE)
+        {
+            return Ok(entry.metadata.clone());
+        }
+        self.refetch(http, upstream, now).await
+    }
+
+    /// Fetches the upstream's metadata and keys now, replacing what was cached.
+    pub async fn refetch(
+        &self,
+        http: &Outbound,
+        upstream: &Upstream,
+        now: i64,
+    ) -> Result<Arc<CoreProviderMetadata>, DiscoveryError> {
+        let issuer = IssuerUrl::new(upstream.issuer.clone())
+            .map_err(|e| DiscoveryError::BadIssuer(e.to_string()))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, http)
+            .await
+            .map_err(|e| DiscoveryError::Failed(describe(&e)))?;
+        let metadata = Arc::new(metadata);
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                upstream.name.clone(),
+                Entry {
+                    issuer: upstream.issuer.clone(),
+                    fetched_at: now,
+                    metadata: metadata.clone(),
+                },
+            );
+        Ok(metadata)
+    }
+}
+
+/// An error with its causes, for the log.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
