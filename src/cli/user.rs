@@ -167,7 +167,21 @@ pub async fn run(
             let users: Vec<Value> = store.list_users().await?.iter().map(user_json).collect();
             print_json(&users)
         }
-        UserCommand::Show { username } => print_json(&user_json(&find(store, &username).await?)),
+        UserCommand::Show { username } => {
+            let user = find(store, &username).await?;
+            let mut shown = user_json(&user);
+            // The upstream accounts this account signs in through (`ferriam idp`).
+            let links: Vec<Value> = store
+                .links_of(&user.sub)
+                .await?
+                .iter()
+                .map(|l| json!({"idp": l.upstream, "issuer": l.issuer, "sub": l.subject}))
+                .collect();
+            if let (Value::Object(map), false) = (&mut shown, links.is_empty()) {
+                map.insert("links".into(), Value::Array(links));
+            }
+            print_json(&shown)
+        }
         UserCommand::Disable { username } => {
             let user = find(store, &username).await?;
             store.set_user_disabled(&user.sub, true, now()).await?;

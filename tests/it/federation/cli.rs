@@ -249,3 +249,35 @@ async fn bad_registrations_on(server: &TestServer) {
     );
     assert!(server.store.upstream("other").await.unwrap().is_none());
 }
+
+on_both_databases!(user_show_lists_links, user_show_lists_links_on);
+
+async fn user_show_lists_links_on(server: &TestServer) {
+    let sub = server.create_user("linked-ann").await;
+    server.create_user("plain-bob").await;
+    server
+        .store
+        .create_link(&ferriam::store::UpstreamLink {
+            issuer: "https://corp.example".into(),
+            subject: "upstream-sub-1".into(),
+            sub: sub.clone(),
+            upstream: "corp".into(),
+            created_at: 5,
+        })
+        .await
+        .unwrap();
+    let shown = crate::client_cli::run_ferriam(server, &["user", "show", "linked-ann"], None).await;
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert_eq!(
+        shown.json()["links"],
+        serde_json::json!([
+            {"idp": "corp", "issuer": "https://corp.example", "sub": "upstream-sub-1"}
+        ])
+    );
+    let plain = crate::client_cli::run_ferriam(server, &["user", "show", "plain-bob"], None).await;
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert!(
+        plain.json().get("links").is_none(),
+        "a field with no value is left out"
+    );
+}
