@@ -1,5 +1,6 @@
 //! Upstream identity providers (issue 18). So far: their registration with `ferriam idp`
-//! and the fetching of their metadata and keys.
+//! the fetching of their metadata and keys, and the validation of their ID tokens.
 
 mod cli;
 mod discovery;
+mod id_token;
