@@ -80,6 +80,11 @@ pub fn app(state: AppState) -> Router {
             get(web::signin::consent_page).post(web::signin::consent_submit),
         )
         .route("/token", axum::routing::post(web::token::token))
+        .route("/revoke", axum::routing::post(web::revoke::revoke))
+        .route(
+            "/introspect",
+            axum::routing::post(web::introspect::introspect),
+        )
         .route(
             "/userinfo",
             get(web::userinfo::get).post(web::userinfo::post),

@@ -15,6 +15,7 @@
 //! - [`client_auth`]: how a client proves who it is at the token endpoint.
 //! - [`bearer`]: RFC 6750 bearer-token extraction for protected resources.
 //! - [`jwt_claims`]: the claim sets of access tokens (RFC 9068) and ID tokens.
+//! - [`revocation`], [`introspection`]: `/revoke` (RFC 7009) and `/introspect` (RFC 7662).
 //! - [`discovery`]: the provider metadata document.
 
 pub mod authorize;
@@ -24,9 +25,11 @@ pub mod client;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod introspection;
 pub mod jwt_claims;
 pub mod params;
 pub mod pkce;
+pub mod revocation;
 pub mod scope;
 pub mod token;
 
