@@ -29,6 +29,8 @@ pub enum Db {
 
 pub struct TestServer {
     pub issuer: String,
+    /// The server's database, for tests that break it on purpose.
+    pub database_url: String,
     pub clock: Arc<SystemClock>,
     pub store: Arc<dyn Store>,
     server: Option<RunningServer>,
@@ -64,12 +66,14 @@ impl TestServer {
             ..Config::default()
         };
         configure(&mut config);
+        let database_url = config.database_url.clone();
         let clock = Arc::new(SystemClock::default());
         let server = Server::start(config, clock.clone(), std::future::pending())
             .await
             .expect("server starts");
         Some(Self {
             issuer: server.issuer.clone(),
+            database_url,
             store: server.store.clone(),
             clock,
             server: Some(server),
@@ -479,6 +483,18 @@ impl TestServer {
             None => fields.push(("client_id", &client.id)),
         }
         Reply::read(request.form(&fields).send().await.expect("token request")).await
+    }
+
+    /// POSTs a form to `path` (`/revoke`, `/introspect`), authenticating `client` as
+    /// [`TestServer::token`] does.
+    pub async fn call(&self, path: &str, client: &TestClient, form: &[(&str, &str)]) -> Reply {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut request = http().post(self.url(path));
+        match &client.secret {
+            Some(secret) => request = request.header("authorization", basic(&client.id, secret)),
+            None => fields.push(("client_id", &client.id)),
+        }
+        Reply::read(request.form(&fields).send().await.expect("request sent")).await
     }
 
     /// Redeems a code at the token endpoint with the harness redirect URI and, if given, a
