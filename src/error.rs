@@ -43,9 +43,7 @@ impl AppError {
             }
         }
     }
-}
 
-impl AppError {
     /// For endpoints whose answer must never be a false success (RFC 7009 §2.2.1; fosite
     /// CVE-2020-15223 answered 200 to a revocation the store had failed): a storage failure
     /// becomes 503 `temporarily_unavailable`, so the client keeps the token and retries.
