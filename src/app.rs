@@ -88,6 +88,14 @@ pub fn app(state: AppState) -> Router {
             "/userinfo",
             web::cors::allow(&state, get(web::userinfo::get).post(web::userinfo::post)),
         )
+        .route(
+            "/revoke",
+            web::cors::allow(&state, axum::routing::post(web::revoke::revoke)),
+        )
+        .route(
+            "/introspect",
+            axum::routing::post(web::introspect::introspect),
+        )
         .route("/logout", get(web::logout::get).post(web::logout::post))
         .route("/logout/confirm", axum::routing::post(web::logout::confirm))
         .route("/static/ferriam.css", get(stylesheet))

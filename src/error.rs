@@ -43,6 +43,23 @@ impl AppError {
             }
         }
     }
+
+    /// For endpoints whose answer must never be a false success (RFC 7009 §2.2.1; fosite
+    /// CVE-2020-15223 answered 200 to a revocation the store had failed): a storage failure
+    /// becomes 503 `temporarily_unavailable`, so the client keeps the token and retries.
+    pub fn unavailable_on_store_failure(self) -> AppError {
+        match self {
+            AppError::Store(e) => {
+                tracing::error!(error = %e, "storage failed");
+                OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the server cannot complete the request now; try again later",
+                )
+                .into()
+            }
+            other => other,
+        }
+    }
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1), for token responses.

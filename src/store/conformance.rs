@@ -506,6 +506,67 @@ async fn refresh_read_and_rotated_at_once(store: &dyn Store) {
     assert!(store.refresh("ra4").await.unwrap().is_none());
 }
 
+/// The access-token revocation list: by jti hash, checked in the same statement as the user
+/// and the grant, idempotent, and purged once the token has expired.
+async fn access_token_revocation(store: &dyn Store) {
+    store.create_user(&user("u7", "grace")).await.unwrap();
+    let active = |jti: &'static str, grant: Option<&'static str>| async move {
+        store
+            .token_subject("u7", grant, Some(jti))
+            .await
+            .unwrap()
+            .map(|u| u.sub)
+    };
+    assert_eq!(active("j1", Some("g7")).await.as_deref(), Some("u7"));
+    assert!(!store.access_token_revoked("j1").await.unwrap());
+    store.revoke_access_token("j1", 1_000).await.unwrap();
+    store.revoke_access_token("j1", 1_000).await.unwrap();
+    assert!(store.access_token_revoked("j1").await.unwrap());
+    assert_eq!(active("j1", Some("g7")).await, None, "revoked by its jti");
+    assert_eq!(
+        active("j1", None).await,
+        None,
+        "revoked without a grant too"
+    );
+    assert_eq!(
+        active("j2", Some("g7")).await.as_deref(),
+        Some("u7"),
+        "other tokens of the grant stay"
+    );
+    assert!(!store.access_token_revoked("j2").await.unwrap());
+    assert_eq!(
+        store
+            .token_subject("u7", Some("g7"), None)
+            .await
+            .unwrap()
+            .map(|u| u.sub)
+            .as_deref(),
+        Some("u7"),
+        "no jti: only the user and the grant are checked"
+    );
+    store.revoke_grant("g7", 1_000).await.unwrap();
+    assert_eq!(active("j2", Some("g7")).await, None, "revoked grant");
+    store.set_user_disabled("u7", true, 40).await.unwrap();
+    assert_eq!(active("j3", None).await, None, "disabled user");
+    store.set_user_disabled("u7", false, 41).await.unwrap();
+    assert_eq!(active("j3", None).await.as_deref(), Some("u7"));
+    // Purged only after the token's expiry; then the jti is unknown again.
+    store.revoke_access_token("j4", 5_000).await.unwrap();
+    store.purge_expired(999, 500).await.unwrap();
+    assert!(
+        store.access_token_revoked("j1").await.unwrap(),
+        "not yet expired"
+    );
+    store.purge_expired(2_000, 500).await.unwrap();
+    assert!(!store.access_token_revoked("j1").await.unwrap(), "purged");
+    assert!(
+        store.access_token_revoked("j4").await.unwrap(),
+        "still live"
+    );
+    store.delete_user("u7").await.unwrap();
+    assert_eq!(active("j3", None).await, None, "deleted user");
+}
+
 /// Runs the whole suite against one store.
 pub async fn run_all(store: Arc<dyn Store>) {
     users(store.as_ref()).await;
@@ -517,6 +578,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     refresh_read_and_rotated_at_once(store.as_ref()).await;
     purge_and_settings(store.as_ref()).await;
     logout::run(store.clone()).await;
+    access_token_revocation(store.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

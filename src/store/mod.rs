@@ -204,7 +204,24 @@ pub trait GrantStore {
     async fn revoke_grant(&self, grant_id: &str, until: i64) -> StoreResult<()>;
     /// The user a token speaks for, in one round trip: only if the user exists, is enabled,
     /// and the token's grant (if any) has not been revoked.
-    async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>>;
+    async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>> {
+        self.token_subject(sub, grant_id, None).await
+    }
+    /// [`GrantStore::active_subject`] for an access token, which must also not have been
+    /// revoked by itself (`jti_hash`, the hash of its `jti`): still one round trip, so userinfo
+    /// and introspection cost one store call.
+    async fn token_subject(
+        &self,
+        sub: &str,
+        grant_id: Option<&str>,
+        jti_hash: Option<&str>,
+    ) -> StoreResult<Option<User>>;
+    /// Revokes one access token by the hash of its `jti` (RFC 7009 §2), remembered until the
+    /// token's own expiry, so that every node refuses it from the next request on.
+    async fn revoke_access_token(&self, jti_hash: &str, expires_at: i64) -> StoreResult<()>;
+    /// Whether an access token has been revoked by its jti: the check for tokens that speak
+    /// for no user (client_credentials).
+    async fn access_token_revoked(&self, jti_hash: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]

@@ -497,14 +497,37 @@ impl GrantStore for PgStore {
         Ok(())
     }
 
-    async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>> {
+    async fn token_subject(
+        &self,
+        sub: &str,
+        grant_id: Option<&str>,
+        jti_hash: Option<&str>,
+    ) -> StoreResult<Option<User>> {
         sqlx::query(sql::ACTIVE_SUBJECT)
             .bind(sub)
             .bind(grant_id)
+            .bind(jti_hash)
             .fetch_optional(&self.pool)
             .await?
             .map(|r| rows::user(&r))
             .transpose()
+    }
+
+    async fn revoke_access_token(&self, jti_hash: &str, expires_at: i64) -> StoreResult<()> {
+        sqlx::query(sql::REVOKE_ACCESS_TOKEN)
+            .bind(jti_hash)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn access_token_revoked(&self, jti_hash: &str) -> StoreResult<bool> {
+        let found: Option<String> = sqlx::query_scalar(sql::ACCESS_TOKEN_REVOKED)
+            .bind(jti_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 }
 

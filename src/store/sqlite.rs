@@ -632,12 +632,38 @@ impl GrantStore for SqliteStore {
         .await
     }
 
-    async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>> {
+    async fn token_subject(
+        &self,
+        sub: &str,
+        grant_id: Option<&str>,
+        jti_hash: Option<&str>,
+    ) -> StoreResult<Option<User>> {
         let (sub, grant_id) = (sub.to_owned(), grant_id.map(str::to_owned));
+        let jti_hash = jti_hash.map(str::to_owned);
         self.run(move |c| {
-            first(c, sql::ACTIVE_SUBJECT, params![sub, grant_id], |r| {
-                rows::user(r)
-            })
+            first(
+                c,
+                sql::ACTIVE_SUBJECT,
+                params![sub, grant_id, jti_hash],
+                |r| rows::user(r),
+            )
+        })
+        .await
+    }
+
+    async fn revoke_access_token(&self, jti_hash: &str, expires_at: i64) -> StoreResult<()> {
+        let jti_hash = jti_hash.to_owned();
+        self.run(move |c| {
+            execute(c, sql::REVOKE_ACCESS_TOKEN, params![jti_hash, expires_at]).map(drop)
+        })
+        .await
+    }
+
+    async fn access_token_revoked(&self, jti_hash: &str) -> StoreResult<bool> {
+        let jti_hash = jti_hash.to_owned();
+        self.run(move |c| {
+            let found = first(c, sql::ACCESS_TOKEN_REVOKED, [jti_hash], |_| Ok(()))?;
+            Ok(found.is_some())
         })
         .await
     }

@@ -137,17 +137,27 @@ pub const REVOKE_GRANT: [&str; 2] = [
     "INSERT INTO revoked_grants (grant_id, expires_at) VALUES ($1, $2) \
      ON CONFLICT (grant_id) DO UPDATE SET expires_at = excluded.expires_at",
 ];
+/// The user of a token, if enabled, and only while neither the token's grant (`$2`) nor the
+/// token itself (`$3`, the hash of its jti) is revoked: one statement for userinfo and
+/// introspection.
 pub const ACTIVE_SUBJECT: &str = concat!(
     "SELECT ",
     user_columns!(),
     " FROM users WHERE sub = $1 AND disabled = FALSE ",
-    "AND NOT EXISTS (SELECT 1 FROM revoked_grants WHERE grant_id = $2)"
+    "AND NOT EXISTS (SELECT 1 FROM revoked_grants WHERE grant_id = $2) ",
+    "AND NOT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti_hash = $3)"
 );
+/// Revoking one access token: remembered until it expires; revoking it again changes nothing.
+pub const REVOKE_ACCESS_TOKEN: &str =
+    "INSERT INTO revoked_access_tokens (jti_hash, expires_at) VALUES ($1, $2) \
+     ON CONFLICT (jti_hash) DO NOTHING";
+pub const ACCESS_TOKEN_REVOKED: &str =
+    "SELECT jti_hash FROM revoked_access_tokens WHERE jti_hash = $1";
 
 /// The purge, one statement per table with a lifetime: `$1` the cutoff, `$2` the batch size.
 /// Each comes with how many seconds before now its cutoff lies: consumed codes are kept a
 /// little past their expiry so that a late replay is still recognised and its grant revoked.
-pub const PURGE: [(&str, i64); 5] = [
+pub const PURGE: [(&str, i64); 6] = [
     (
         "DELETE FROM codes WHERE code_hash IN \
          (SELECT code_hash FROM codes WHERE expires_at < $1 LIMIT $2)",
@@ -171,6 +181,11 @@ pub const PURGE: [(&str, i64); 5] = [
     (
         "DELETE FROM revoked_grants WHERE grant_id IN \
          (SELECT grant_id FROM revoked_grants WHERE expires_at < $1 LIMIT $2)",
+        0,
+    ),
+    (
+        "DELETE FROM revoked_access_tokens WHERE jti_hash IN \
+         (SELECT jti_hash FROM revoked_access_tokens WHERE expires_at < $1 LIMIT $2)",
         0,
     ),
 ];

@@ -29,7 +29,8 @@ pub enum Db {
 
 pub struct TestServer {
     pub issuer: String,
-    /// The server's database, for running the `ferriam` binary against it.
+    /// The server's database, for running the `ferriam` binary against it and for tests that
+    /// break it on purpose.
     pub database_url: String,
     pub clock: Arc<SystemClock>,
     pub store: Arc<dyn Store>,
@@ -483,6 +484,18 @@ impl TestServer {
             None => fields.push(("client_id", &client.id)),
         }
         Reply::read(request.form(&fields).send().await.expect("token request")).await
+    }
+
+    /// POSTs a form to `path` (`/revoke`, `/introspect`), authenticating `client` as
+    /// [`TestServer::token`] does.
+    pub async fn call(&self, path: &str, client: &TestClient, form: &[(&str, &str)]) -> Reply {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut request = http().post(self.url(path));
+        match &client.secret {
+            Some(secret) => request = request.header("authorization", basic(&client.id, secret)),
+            None => fields.push(("client_id", &client.id)),
+        }
+        Reply::read(request.form(&fields).send().await.expect("request sent")).await
     }
 
     /// Redeems a code at the token endpoint with the harness redirect URI and, if given, a

@@ -7,9 +7,20 @@ use crate::authorize::response_type;
 use crate::client::SigningAlg;
 use crate::scope::STANDARD_SCOPES;
 
+/// The client authentication methods of every endpoint a client calls directly (`/token`,
+/// `/revoke`, `/introspect`): they share one authentication module, so they are listed once.
+pub const ENDPOINT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+
 /// The metadata document for an issuer. Both well-known paths serve the same document.
 pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
     let algs: Vec<&str> = id_token_algs.iter().map(|a| a.as_str()).collect();
+    // Introspection needs a client that really authenticates (RFC 7662 §2.1), so `none`,
+    // which only names the client, is not among its methods.
+    let introspection_auth: Vec<&str> = ENDPOINT_AUTH_METHODS
+        .iter()
+        .copied()
+        .filter(|m| *m != "none")
+        .collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -22,7 +33,11 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "implicit"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ENDPOINT_AUTH_METHODS,
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "revocation_endpoint_auth_methods_supported": ENDPOINT_AUTH_METHODS,
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "introspection_endpoint_auth_methods_supported": introspection_auth,
         "code_challenge_methods_supported": ["S256", "plain"],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "sid",

@@ -18,6 +18,7 @@
 //! - [`client_auth`]: how a client proves who it is at the token endpoint.
 //! - [`bearer`]: RFC 6750 bearer-token extraction for protected resources.
 //! - [`jwt_claims`]: the claim sets of access tokens (RFC 9068) and ID tokens.
+//! - [`revocation`], [`introspection`]: `/revoke` (RFC 7009) and `/introspect` (RFC 7662).
 //! - [`discovery`]: the provider metadata document.
 //! - [`logout`]: RP-initiated, back-channel and front-channel logout rules.
 
@@ -28,11 +29,13 @@ pub mod client;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod introspection;
 pub mod jwt_claims;
 pub mod logout;
 pub mod params;
 pub mod pkce;
 pub mod registration;
+pub mod revocation;
 pub mod scope;
 pub mod token;
 
