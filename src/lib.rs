@@ -7,15 +7,19 @@
 //! - [`password`]: argon2id on a bounded pool. [`pages`]: server-rendered HTML.
 //! - [`signin`]: the sign-in state machine; [`grants`]: the token endpoint's grants.
 //! - [`web`]: one thin handler per endpoint; [`app`]: state and router; [`error`]: errors to HTTP.
+//! - [`outbound`]: requests to URLs others registered, behind an SSRF guard; [`client_keys`]:
+//!   clients' public keys for `private_key_jwt`, fetched from their `jwks_uri` and cached.
 //!
 //! The protocol rules themselves live in the `ferriam-protocol` crate, which does no I/O.
 
 pub mod app;
+pub mod client_keys;
 pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod grants;
+pub mod outbound;
 pub mod pages;
 pub mod password;
 pub mod signin;
@@ -135,6 +139,11 @@ impl Server {
             refresh_key: refresh_key.into(),
             clock: clock.clone(),
             clients: Arc::new(clients::ClientCache::default()),
+            client_keys: Arc::new(client_keys::ClientKeys::new(
+                outbound::Policy::for_issuer(&issuer),
+                Duration::from_secs(config.client_jwks_cache_ttl),
+                Duration::from_secs(config.client_jwks_min_refetch),
+            )),
             signer: workers::Workers::start(workers::names::SIGNING)
                 .map_err(|_| StartError::Workers)?,
             config: Arc::new(config),

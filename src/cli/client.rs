@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use ferriam::store::Store;
-use ferriam::tokens::opaque;
+use ferriam::tokens::{opaque, sealing};
 use ferriam_protocol::client::{
     validate_redirect_uri_registration, AuthMethod, Client, ClientType, SigningAlg,
 };
@@ -162,8 +162,12 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, cmd: ClientCommand) -> CliRe
             let client = build(args)?;
             let secret = (!client.is_public()).then(opaque::random_token);
             let secret_hash = secret.as_deref().map(opaque::hash);
+            let sealed = match &secret {
+                Some(secret) => sealing::seal_client_secret(&client, secret)?,
+                None => None,
+            };
             store
-                .create_client(&client, secret_hash.as_deref(), now())
+                .create_client(&client, secret_hash.as_deref(), sealed.as_deref(), now())
                 .await?;
             let mut out = json!({"client_id": client.client_id});
             if let Some(secret) = secret {
@@ -193,8 +197,12 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, cmd: ClientCommand) -> CliRe
         }
         ClientCommand::RotateSecret { client_id } => {
             let secret = opaque::random_token();
+            let sealed = match store.client(&client_id).await? {
+                Some(stored) => sealing::seal_client_secret(&stored.client, &secret)?,
+                None => None,
+            };
             if !store
-                .set_client_secret(&client_id, &opaque::hash(&secret))
+                .set_client_secret(&client_id, &opaque::hash(&secret), sealed.as_deref())
                 .await?
             {
                 return Err(format!("no confidential client {client_id}").into());

@@ -2,8 +2,10 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod client_throttle;
 pub mod discovery;
 pub mod extract;
+pub mod peer;
 pub mod signin;
 pub mod token;
 pub mod userinfo;

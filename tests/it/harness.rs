@@ -126,8 +126,16 @@ impl TestServer {
         };
         edit(&mut client);
         let secret = (client.client_type == ClientType::Confidential).then(opaque::random_token);
+        let sealed = secret.as_deref().and_then(|s| {
+            ferriam::tokens::sealing::seal_client_secret(&client, s).expect("sealed secret")
+        });
         self.store
-            .create_client(&client, secret.as_deref().map(opaque::hash).as_deref(), 1)
+            .create_client(
+                &client,
+                secret.as_deref().map(opaque::hash).as_deref(),
+                sealed.as_deref(),
+                1,
+            )
             .await
             .expect("client stored");
         TestClient {

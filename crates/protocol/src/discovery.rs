@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::client::SigningAlg;
+use crate::client::{AuthMethod, SigningAlg};
+use crate::client_assertion::AssertionAlg;
 use crate::scope::STANDARD_SCOPES;
 
 /// The metadata document for an issuer. Both well-known paths serve the same document.
@@ -21,7 +22,8 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": client_auth_methods_supported(),
+        "token_endpoint_auth_signing_alg_values_supported": client_auth_signing_algs_supported(),
         "code_challenge_methods_supported": ["S256", "plain"],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "sid",
@@ -34,4 +36,16 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
     })
+}
+
+/// The client authentication methods of every endpoint that authenticates clients (`/token`,
+/// `/revoke`, `/introspect`): one list, so their `*_auth_methods_supported` always agree.
+pub fn client_auth_methods_supported() -> Vec<&'static str> {
+    AuthMethod::ALL.iter().map(|m| m.as_str()).collect()
+}
+
+/// The algorithms a client assertion may be signed with (`*_auth_signing_alg_values_supported`):
+/// HMAC for `client_secret_jwt`, the others for `private_key_jwt`. Never `none`.
+pub fn client_auth_signing_algs_supported() -> Vec<&'static str> {
+    AssertionAlg::ALL.iter().map(|a| a.as_str()).collect()
 }

@@ -12,7 +12,8 @@
 //! - [`pkce`], [`scope`], [`claims`]: the small building blocks of the flows.
 //! - [`authorize`]: validation of an authorization request and building of its response.
 //! - [`token`]: token-endpoint requests, one module per grant type.
-//! - [`client_auth`]: how a client proves who it is at the token endpoint.
+//! - [`client_auth`]: how a client proves who it is at the token endpoint;
+//!   [`client_assertion`]: the JWT assertions of RFC 7523 it may prove it with.
 //! - [`bearer`]: RFC 6750 bearer-token extraction for protected resources.
 //! - [`jwt_claims`]: the claim sets of access tokens (RFC 9068) and ID tokens.
 //! - [`discovery`]: the provider metadata document.
@@ -21,6 +22,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod claims;
 pub mod client;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
