@@ -29,6 +29,8 @@ pub enum Db {
 
 pub struct TestServer {
     pub issuer: String,
+    /// Where the server listens (its issuer may name another host).
+    pub addr: std::net::SocketAddr,
     pub clock: Arc<SystemClock>,
     pub store: Arc<dyn Store>,
     server: Option<RunningServer>,
@@ -70,6 +72,7 @@ impl TestServer {
             .expect("server starts");
         Some(Self {
             issuer: server.issuer.clone(),
+            addr: server.addr,
             store: server.store.clone(),
             clock,
             server: Some(server),
@@ -156,8 +159,33 @@ impl TestServer {
 
 /// Runs a test body against SQLite and then PostgreSQL; attributes written before the name
 /// (such as `#[ignore = "..."]`) apply to both tests.
+/// `on_both_databases!(name, config: |c: &mut Config| ..., body)` starts both servers with
+/// the settings the closure makes.
 #[macro_export]
 macro_rules! on_both_databases {
+    ($(#[$attr:meta])* $name:ident, config: $configure:expr, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(server) = TestServer::start_with(Db::Sqlite, $configure).await {
+                    $body(&server).await;
+                    server.stop().await;
+                }
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(server) = TestServer::start_with(Db::Postgres, $configure).await {
+                    $body(&server).await;
+                    server.stop().await;
+                }
+            }
+        }
+    };
     ($(#[$attr:meta])* $name:ident, $body:expr) => {
         mod $name {
             use super::*;

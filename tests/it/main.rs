@@ -6,7 +6,9 @@ mod harness;
 
 mod authorize_errors;
 mod browser;
+mod client_assertions;
 mod client_changes;
+mod client_throttling;
 mod code_flow;
 mod discovery;
 mod lockout;
