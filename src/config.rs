@@ -56,9 +56,11 @@ pub struct Config {
     pub client_jwks_min_refetch: u64,
     /// The window, in seconds, in which failed client authentications are counted.
     pub client_auth_window: u64,
-    /// Failed client authentications for one client_id in a window before it is answered 429.
+    /// Failed client authentications for one client_id in a window before it is answered 429;
+    /// 0 turns this counter off.
     pub client_auth_max_failures: u32,
-    /// Failed client authentications from one address in a window before it is answered 429.
+    /// Failed client authentications from one address in a window before it is answered 429;
+    /// 0 turns this counter off (needed behind a proxy, where every request has its address).
     pub client_auth_max_failures_per_ip: u32,
 }
 

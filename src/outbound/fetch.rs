@@ -28,6 +28,8 @@ pub enum FetchError {
     Address(IpAddr, AddressClass),
     #[error("the host could not be resolved")]
     Resolve,
+    #[error("no answer within the timeout")]
+    TimedOut,
     #[error("request failed: {0}")]
     Transport(#[from] reqwest::Error),
     #[error("the answer was HTTP {0}")]
@@ -61,8 +63,14 @@ async fn checked_address(url: &Url, policy: &Policy) -> Result<SocketAddr, Fetch
     addresses.first().copied().ok_or(FetchError::Resolve)
 }
 
-/// GETs `url` as JSON under the SSRF guard.
+/// GETs `url` as JSON under the SSRF guard, all of it (the DNS lookup too) within [`TIMEOUT`].
 pub async fn fetch_json(url: &str, policy: &Policy) -> Result<Value, FetchError> {
+    tokio::time::timeout(TIMEOUT, fetch(url, policy))
+        .await
+        .map_err(|_| FetchError::TimedOut)?
+}
+
+async fn fetch(url: &str, policy: &Policy) -> Result<Value, FetchError> {
     let url = Url::parse(url).map_err(|_| FetchError::BadUrl)?;
     if !policy.allows_scheme(url.scheme()) {
         return Err(FetchError::Scheme(url.scheme().to_owned()));

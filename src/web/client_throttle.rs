@@ -49,12 +49,15 @@ impl Throttle {
         }
     }
 
-    fn limit_of(&self, state: &AppState, key: &str) -> i64 {
-        if key == self.client_key {
-            i64::from(state.config.client_auth_max_failures)
+    /// The limit of a counter; `None` when its setting is 0, which turns that counter off
+    /// (behind a proxy that hides the clients' addresses, the per-address one must be).
+    fn limit_of(&self, state: &AppState, key: &str) -> Option<i64> {
+        let limit = if key == self.client_key {
+            state.config.client_auth_max_failures
         } else {
-            i64::from(state.config.client_auth_max_failures_per_ip)
-        }
+            state.config.client_auth_max_failures_per_ip
+        };
+        (limit > 0).then(|| i64::from(limit))
     }
 
     /// Refuses the attempt with [`AppError::Throttled`] while either count is at its limit.
@@ -68,7 +71,10 @@ impl Throttle {
             .await?;
         let blocked_until = counts
             .iter()
-            .filter(|(key, count)| count.failures >= self.limit_of(state, key))
+            .filter(|(key, count)| {
+                self.limit_of(state, key)
+                    .is_some_and(|limit| count.failures >= limit)
+            })
             .map(|(_, count)| count.window_ends)
             .max();
         match blocked_until {
@@ -86,11 +92,14 @@ impl Throttle {
         let window_ends = now + state.config.client_auth_window.max(1) as i64;
         let mut over_until = None;
         for key in std::iter::once(&self.client_key).chain(self.ip_key.as_ref()) {
+            let Some(limit) = self.limit_of(state, key) else {
+                continue;
+            };
             let count = state
                 .store
                 .count_auth_failure(key, window_ends, now)
                 .await?;
-            if count.failures > self.limit_of(state, key) {
+            if count.failures > limit {
                 over_until = over_until.max(Some(count.window_ends));
             }
         }

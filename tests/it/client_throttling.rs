@@ -171,6 +171,28 @@ async fn parallel_failures(server: &TestServer) {
     assert_throttled(&attempt(server, &client.id, &secret).await, 60);
 }
 
+fn switched_off(c: &mut Config) {
+    c.client_auth_max_failures = 0;
+    c.client_auth_max_failures_per_ip = 0;
+}
+
+/// Limits of 0 turn the counters off: every failure is a plain 401.
+async fn no_throttling(server: &TestServer) {
+    let client = service(server).await;
+    for _ in 0..15 {
+        let reply = attempt(server, &client.id, "wrong").await;
+        reply.assert_token_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let ok = attempt(
+        server,
+        &client.id,
+        client.secret.as_deref().expect("secret"),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+}
+
+on_both_databases!(throttling_can_be_switched_off, config: switched_off, no_throttling);
 on_both_databases!(throttled_per_client_id, config: per_client, per_client_id);
 on_both_databases!(throttled_per_source_address, config: per_address, per_source_address);
 on_both_databases!(parallel_failures_stay_within_the_limit, config: parallel_config, parallel_failures);
