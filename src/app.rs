@@ -34,6 +34,8 @@ pub struct AppState {
     pub clients: Arc<ClientCache>,
     /// Clients' public keys fetched from their `jwks_uri`, for `private_key_jwt`.
     pub client_keys: Arc<crate::client_keys::ClientKeys>,
+    /// What this node last read of the client-authentication throttling counters.
+    pub throttle_cache: Arc<web::throttle_cache::ThrottleCache>,
     /// Where tokens are signed, off the async runtime.
     pub signer: Workers<()>,
 }

@@ -144,6 +144,7 @@ impl Server {
                 Duration::from_secs(config.client_jwks_cache_ttl),
                 Duration::from_secs(config.client_jwks_min_refetch),
             )),
+            throttle_cache: Arc::default(),
             signer: workers::Workers::start(workers::names::SIGNING)
                 .map_err(|_| StartError::Workers)?,
             config: Arc::new(config),

@@ -14,6 +14,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::throttle_cache::Verdict;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::tokens::opaque;
@@ -60,23 +61,51 @@ impl Throttle {
         (limit > 0).then(|| i64::from(limit))
     }
 
+    /// The counters that are on (a limit of 0 turns one off).
+    fn active_keys<'a>(&'a self, state: &AppState) -> Vec<&'a str> {
+        std::iter::once(self.client_key.as_str())
+            .chain(self.ip_key.as_deref())
+            .filter(|k| self.limit_of(state, k).is_some())
+            .collect()
+    }
+
     /// Refuses the attempt with [`AppError::Throttled`] while either count is at its limit.
+    /// Reads the Store unless this node's cache already knows (`throttle_cache`).
     pub async fn check(&self, state: &AppState) -> Result<(), AppError> {
         let now = state.now();
-        // Without a known address, the client's key stands in for both (one read either way).
-        let second = self.ip_key.as_deref().unwrap_or(&self.client_key);
-        let counts = state
-            .store
-            .auth_failures(&self.client_key, second, now)
-            .await?;
-        let blocked_until = counts
-            .iter()
-            .filter(|(key, count)| {
-                self.limit_of(state, key)
-                    .is_some_and(|limit| count.failures >= limit)
-            })
-            .map(|(_, count)| count.window_ends)
-            .max();
+        let keys = self.active_keys(state);
+        let cache = &state.throttle_cache;
+        let mut unknown = false;
+        let mut blocked_until = None;
+        for key in &keys {
+            match cache.get(key, now) {
+                Verdict::BlockedUntil(until) => blocked_until = blocked_until.max(Some(until)),
+                Verdict::Unknown => unknown = true,
+                Verdict::Clear => {}
+            }
+        }
+        if let (None, true, Some(first), Some(second)) =
+            (blocked_until, unknown, keys.first(), keys.last())
+        {
+            let generation = cache.generation();
+            // With one key, it stands in for both (one read either way).
+            let (first, second) = (*first, *second);
+            let counts = state.store.auth_failures(first, second, now).await?;
+            for key in &keys {
+                let until = counts
+                    .iter()
+                    .filter(|(k, count)| {
+                        k == key
+                            && self
+                                .limit_of(state, k)
+                                .is_some_and(|limit| count.failures >= limit)
+                    })
+                    .map(|(_, count)| count.window_ends)
+                    .max();
+                cache.put(generation, key, until);
+                blocked_until = blocked_until.max(until);
+            }
+        }
         match blocked_until {
             Some(until) => Err(AppError::Throttled {
                 retry_after: (until - now).max(1),
@@ -91,6 +120,7 @@ impl Throttle {
         let now = state.now();
         let window_ends = now + state.config.client_auth_window.max(1) as i64;
         let mut over_until = None;
+        state.throttle_cache.failed(&self.active_keys(state));
         for key in std::iter::once(&self.client_key).chain(self.ip_key.as_ref()) {
             let Some(limit) = self.limit_of(state, key) else {
                 continue;

@@ -7,5 +7,6 @@ pub mod discovery;
 pub mod extract;
 pub mod peer;
 pub mod signin;
+pub mod throttle_cache;
 pub mod token;
 pub mod userinfo;
