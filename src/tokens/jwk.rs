@@ -231,6 +231,31 @@ mod tests {
     }
 
     #[test]
+    fn ps256_verifies_with_an_rsa_jwk() {
+        use aws_lc_rs::rsa::{KeyPair, KeySize};
+        use aws_lc_rs::signature::KeyPair as _;
+        let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let mut sig = vec![0u8; pair.public_modulus_len()];
+        pair.sign(&signature::RSA_PSS_SHA256, &rng, b"message", &mut sig)
+            .unwrap();
+        let public = pair.public_key();
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let jwk = json!({
+            "kty": "RSA", "kid": "ps", "alg": "PS256",
+            "n": b64(public.modulus().big_endian_without_leading_zero()),
+            "e": b64(public.exponent().big_endian_without_leading_zero()),
+        });
+        let key = ClientKey::from_jwk(&jwk).unwrap();
+        assert!(key.verify(AssertionAlg::PS256, b"message", &sig));
+        assert!(!key.verify(AssertionAlg::PS256, b"massage", &sig));
+        assert!(
+            !key.verify(AssertionAlg::RS256, b"message", &sig),
+            "the JWK says PS256"
+        );
+    }
+
+    #[test]
     fn hmac() {
         let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, b"secret"), b"m");
         assert!(verify_hmac(
