@@ -337,6 +337,22 @@ async fn inline_jwks(server: &TestServer) {
             reply.body
         );
     }
+    // A jti is single-use per client: another client may use the same value.
+    let twin = jwt_client(server, AuthMethod::PrivateKeyJwt, |c| {
+        c.jwks = Some(set_of(&[&es]))
+    })
+    .await;
+    let jti = opaque::random_token();
+    for id in [&client.id, &twin.id] {
+        let mut claims = token_claims(server, id);
+        claims["jti"] = json!(jti);
+        let reply = with_assertion(server, &signed_by(&es, &claims)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    // An assertion for a client that is not registered.
+    let ghost = signed_by(&es, &token_claims(server, "no-such-client"));
+    assert_refused(&with_assertion(server, &ghost).await, "unknown client");
+
     // Without a kid, every registered key that fits the algorithm is tried.
     let claims = token_claims(server, &client.id);
     let no_kid = jws(json!({"alg": "EdDSA"}), &claims, |m| {
