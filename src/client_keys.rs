@@ -39,6 +39,9 @@ pub struct ClientKeys {
     ttl: Duration,
     min_refetch: Duration,
     entries: Mutex<HashMap<String, Entry>>,
+    /// One fetch at a time per client: requests arriving during a fetch wait for its result
+    /// instead of fetching too (a cold cache under load would otherwise fetch once per request).
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ClientKeys {
@@ -49,6 +52,7 @@ impl ClientKeys {
             ttl,
             min_refetch,
             entries: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
         }
     }
 
@@ -65,6 +69,19 @@ impl ClientKeys {
         let uri = client.jwks_uri.as_deref().ok_or(KeysError::NoKeys)?;
         if let Some(cached) = self.cached(&client.client_id, uri, kid) {
             return cached;
+        }
+        let asked = Instant::now();
+        let gate = self
+            .fetching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(client.client_id.clone())
+            .or_default()
+            .clone();
+        let _turn = gate.lock().await;
+        // Another request may have fetched while this one waited.
+        if let Some(found) = self.fetched_since(&client.client_id, uri, asked) {
+            return found;
         }
         let fetched = fetch_json(uri, &self.policy).await;
         let keys = Arc::new(match &fetched {
@@ -103,6 +120,24 @@ impl ClientKeys {
         }
         let has_kid = kid.is_none_or(|kid| knows_kid(&entry.keys, kid));
         (age < self.ttl && has_kid && !entry.keys.is_empty()).then(|| Ok(entry.keys.clone()))
+    }
+
+    /// What a fetch made by another request since `asked` found, if there was one.
+    fn fetched_since(
+        &self,
+        client_id: &str,
+        uri: &str,
+        asked: Instant,
+    ) -> Option<Result<Arc<Vec<ClientKey>>, KeysError>> {
+        let entries = self.lock();
+        let entry = entries
+            .get(client_id)
+            .filter(|e| e.uri == uri && e.fetched >= asked)?;
+        Some(if entry.keys.is_empty() {
+            Err(KeysError::RecentFailure)
+        } else {
+            Ok(entry.keys.clone())
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {

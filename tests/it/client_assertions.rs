@@ -288,8 +288,19 @@ async fn refetch_floor(server: &TestServer) {
         c.jwks_uri = Some(uri)
     })
     .await;
-    let ok = with_assertion(server, &signed_by(&key, &token_claims(server, &client.id))).await;
-    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    // Parallel requests on a cold cache share one fetch.
+    let token_url = server.url("/token");
+    let parallel: Vec<_> = (0..8)
+        .map(|_| {
+            let assertion = signed_by(&key, &token_claims(server, &client.id));
+            let url = token_url.clone();
+            tokio::spawn(async move { post_assertion(&url, &assertion, &[]).await.status })
+        })
+        .collect();
+    for task in parallel {
+        assert_eq!(task.await.expect("task"), StatusCode::OK);
+    }
+    assert_eq!(jwks.hits(), 1, "one fetch for parallel requests");
     let (stranger, _) = SigningKey::generate(SigningAlg::ES256).expect("key");
     for _ in 0..3 {
         let forged = signed_by(&stranger, &token_claims(server, &client.id));
