@@ -8,6 +8,7 @@ mod authorize_errors;
 mod browser;
 mod client_assertions;
 mod client_changes;
+mod client_jwks;
 mod client_throttling;
 mod code_flow;
 mod discovery;
