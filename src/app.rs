@@ -32,6 +32,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Client registrations, refreshed within a second of any change.
     pub clients: Arc<ClientCache>,
+    /// Clients' public keys fetched from their `jwks_uri`, for `private_key_jwt`.
+    pub client_keys: Arc<crate::client_keys::ClientKeys>,
+    /// What this node last read of the client-authentication throttling counters.
+    pub throttle_cache: Arc<web::throttle_cache::ThrottleCache>,
     /// Where tokens are signed, off the async runtime.
     pub signer: Workers<()>,
 }
@@ -100,6 +104,7 @@ pub fn app(state: AppState) -> Router {
         .route("/logout/confirm", axum::routing::post(web::logout::confirm))
         .route("/static/ferriam.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(web::extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(web::peer::remember))
         .with_state(state)
 }
 

@@ -169,19 +169,23 @@ async fn users(store: &dyn Store) {
 async fn clients(store: &dyn Store) {
     let v0 = store.client_set_version().await.unwrap();
     store
-        .create_client(&client("c1"), Some("hash1"), 1)
+        .create_client(&client("c1"), Some("hash1"), None, 1)
         .await
         .unwrap();
     let v1 = store.client_set_version().await.unwrap();
     assert_ne!(v0, v1, "creation changes the version");
     assert!(matches!(
-        store.create_client(&client("c1"), None, 1).await,
+        store.create_client(&client("c1"), None, None, 1).await,
         Err(StoreError::AlreadyExists(_))
     ));
     let stored = store.client("c1").await.unwrap().unwrap();
     assert_eq!(stored.client, client("c1"));
     assert_eq!(stored.secret_hash.as_deref(), Some("hash1"));
-    assert!(store.set_client_secret("c1", "hash2").await.unwrap());
+    assert_eq!(stored.sealed_secret, None);
+    assert!(store
+        .set_client_secret("c1", "hash2", Some("sealed2"))
+        .await
+        .unwrap());
     let v2 = store.client_set_version().await.unwrap();
     assert_ne!(v1, v2, "a new secret changes the version");
     assert_eq!(
@@ -195,11 +199,11 @@ async fn clients(store: &dyn Store) {
         Some("hash2")
     );
     store
-        .create_client(&client("public"), None, 2)
+        .create_client(&client("public"), None, None, 2)
         .await
         .unwrap();
     assert!(
-        !store.set_client_secret("public", "h").await.unwrap(),
+        !store.set_client_secret("public", "h", None).await.unwrap(),
         "public clients have no secret"
     );
     assert_eq!(store.list_clients().await.unwrap().len(), 2);
@@ -449,6 +453,139 @@ async fn purge_and_settings(store: &dyn Store) {
     );
 }
 
+/// A client_secret_jwt client keeps its sealed secret beside the hash; a new secret replaces
+/// both.
+async fn sealed_client_secrets(store: &dyn Store) {
+    store
+        .create_client(&client("jwt"), Some("h1"), Some("sealed1"), 1)
+        .await
+        .unwrap();
+    let stored = store.client("jwt").await.unwrap().unwrap();
+    assert_eq!(stored.sealed_secret.as_deref(), Some("sealed1"));
+    assert!(store
+        .set_client_secret("jwt", "h2", Some("sealed2"))
+        .await
+        .unwrap());
+    let stored = store.client("jwt").await.unwrap().unwrap();
+    assert_eq!(stored.secret_hash.as_deref(), Some("h2"));
+    assert_eq!(stored.sealed_secret.as_deref(), Some("sealed2"));
+    assert!(store.set_client_secret("jwt", "h3", None).await.unwrap());
+    let stored = store.client("jwt").await.unwrap().unwrap();
+    assert_eq!(stored.sealed_secret, None);
+}
+
+/// A jti is accepted once while it lives, by exactly one of many racing uses; an expired one
+/// may be taken over; the purge removes expired ones.
+async fn assertion_jtis(store: Arc<dyn Store>) {
+    assert!(store.use_assertion_jti("j1", 200, 100).await.unwrap());
+    assert!(
+        !store.use_assertion_jti("j1", 250, 150).await.unwrap(),
+        "a replay"
+    );
+    assert!(store.use_assertion_jti("j2", 200, 100).await.unwrap());
+    assert!(
+        store.use_assertion_jti("j1", 400, 200).await.unwrap(),
+        "expired at 200: may be used again"
+    );
+    let racing: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.use_assertion_jti("race", 500, 100).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in racing {
+        winners += task.await.unwrap() as usize;
+    }
+    assert_eq!(winners, 1, "one of the racing uses wins");
+    store.purge_expired(1000, 100).await.unwrap();
+    assert!(store.use_assertion_jti("race", 2000, 1000).await.unwrap());
+}
+
+/// Failures are counted per key in a window that starts with the first failure; parallel
+/// failures each get their own number; a window that ended starts again.
+async fn auth_failure_counters(store: Arc<dyn Store>) {
+    assert!(store.auth_failures("a", "b", 100).await.unwrap().is_empty());
+    let first = store.count_auth_failure("a", 160, 100).await.unwrap();
+    assert_eq!(
+        first,
+        FailureCount {
+            failures: 1,
+            window_ends: 160
+        }
+    );
+    let second = store.count_auth_failure("a", 170, 110).await.unwrap();
+    assert_eq!(
+        second,
+        FailureCount {
+            failures: 2,
+            window_ends: 160
+        },
+        "same window"
+    );
+    store.count_auth_failure("b", 170, 110).await.unwrap();
+    let mut seen = store.auth_failures("a", "b", 120).await.unwrap();
+    seen.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "a".to_owned(),
+                FailureCount {
+                    failures: 2,
+                    window_ends: 160
+                }
+            ),
+            (
+                "b".to_owned(),
+                FailureCount {
+                    failures: 1,
+                    window_ends: 170
+                }
+            ),
+        ]
+    );
+    let later = store.auth_failures("a", "b", 165).await.unwrap();
+    assert_eq!(later.len(), 1, "a's window has ended");
+    let again = store.count_auth_failure("a", 230, 170).await.unwrap();
+    assert_eq!(
+        again,
+        FailureCount {
+            failures: 1,
+            window_ends: 230
+        },
+        "a new window"
+    );
+
+    let racing: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .count_auth_failure("p", 500, 400)
+                    .await
+                    .unwrap()
+                    .failures
+            })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for task in racing {
+        numbers.push(task.await.unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=20).collect::<Vec<i64>>(),
+        "each failure its own number"
+    );
+    store.purge_expired(1000, 100).await.unwrap();
+    assert!(
+        store.auth_failures("p", "a", 0).await.unwrap().is_empty(),
+        "purged"
+    );
+}
+
 /// A successor rule that accepts every token, or none.
 fn successor_if(accept: bool, issued_at: i64) -> Successor {
     Box::new(move |record: &RefreshRecord, user: Option<&User>| {
@@ -579,6 +716,9 @@ pub async fn run_all(store: Arc<dyn Store>) {
     purge_and_settings(store.as_ref()).await;
     logout::run(store.clone()).await;
     access_token_revocation(store.as_ref()).await;
+    sealed_client_secrets(store.as_ref()).await;
+    assertion_jtis(store.clone()).await;
+    auth_failure_counters(store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

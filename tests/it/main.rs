@@ -6,8 +6,11 @@ mod harness;
 
 mod authorize_errors;
 mod browser;
+mod client_assertions;
 mod client_changes;
 mod client_cli;
+mod client_jwks;
+mod client_throttling;
 mod code_flow;
 mod cors;
 mod discovery;

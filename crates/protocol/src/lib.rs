@@ -15,7 +15,8 @@
 //! - [`authorize`]: validation of an authorization request (every response type, code,
 //!   implicit and hybrid) and building of its response.
 //! - [`token`]: token-endpoint requests, one module per grant type.
-//! - [`client_auth`]: how a client proves who it is at the token endpoint.
+//! - [`client_auth`]: how a client proves who it is at the token endpoint;
+//!   [`client_assertion`]: the JWT assertions of RFC 7523 it may prove it with.
 //! - [`bearer`]: RFC 6750 bearer-token extraction for protected resources.
 //! - [`jwt_claims`]: the claim sets of access tokens (RFC 9068) and ID tokens.
 //! - [`revocation`], [`introspection`]: `/revoke` (RFC 7009) and `/introspect` (RFC 7662).
@@ -26,6 +27,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod claims;
 pub mod client;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
