@@ -34,6 +34,10 @@ pub struct AppState {
     pub clients: Arc<ClientCache>,
     /// Upstream identity providers, refreshed within a second of any change.
     pub upstreams: Arc<crate::federation::registry::UpstreamRegistry>,
+    /// Clients' public keys fetched from their `jwks_uri`, for `private_key_jwt`.
+    pub client_keys: Arc<crate::client_keys::ClientKeys>,
+    /// What this node last read of the client-authentication throttling counters.
+    pub throttle_cache: Arc<web::throttle_cache::ThrottleCache>,
     /// Where tokens are signed, off the async runtime.
     pub signer: Workers<()>,
 }
@@ -90,10 +94,19 @@ pub fn app(state: AppState) -> Router {
             "/userinfo",
             web::cors::allow(&state, get(web::userinfo::get).post(web::userinfo::post)),
         )
+        .route(
+            "/revoke",
+            web::cors::allow(&state, axum::routing::post(web::revoke::revoke)),
+        )
+        .route(
+            "/introspect",
+            axum::routing::post(web::introspect::introspect),
+        )
         .route("/logout", get(web::logout::get).post(web::logout::post))
         .route("/logout/confirm", axum::routing::post(web::logout::confirm))
         .route("/static/ferriam.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(web::extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(web::peer::remember))
         .with_state(state)
 }
 

@@ -46,6 +46,22 @@ pub struct Config {
     pub lockout_seconds: u64,
     /// Seconds between runs of the expired-row purge.
     pub purge_interval: u64,
+    /// How far ahead a client assertion's `exp` may lie (RFC 7523 §3): a long-lived
+    /// assertion is a credential that can be replayed elsewhere until it expires.
+    pub client_assertion_max_lifetime: u64,
+    /// How long a client's keys fetched from its `jwks_uri` are used before being fetched again.
+    pub client_jwks_cache_ttl: u64,
+    /// The least time between two fetches of one client's `jwks_uri` (an unknown `kid`
+    /// triggers a fetch, but not more often than this).
+    pub client_jwks_min_refetch: u64,
+    /// The window, in seconds, in which failed client authentications are counted.
+    pub client_auth_window: u64,
+    /// Failed client authentications for one client_id in a window before it is answered 429;
+    /// 0 turns this counter off.
+    pub client_auth_max_failures: u32,
+    /// Failed client authentications from one address in a window before it is answered 429;
+    /// 0 turns this counter off (needed behind a proxy, where every request has its address).
+    pub client_auth_max_failures_per_ip: u32,
 }
 
 impl Default for Config {
@@ -70,6 +86,12 @@ impl Default for Config {
             max_failed_logins: 10,
             lockout_seconds: 300,
             purge_interval: 60,
+            client_assertion_max_lifetime: 300,
+            client_jwks_cache_ttl: 300,
+            client_jwks_min_refetch: 10,
+            client_auth_window: 60,
+            client_auth_max_failures: 10,
+            client_auth_max_failures_per_ip: 50,
         }
     }
 }

@@ -22,6 +22,10 @@ pub enum AppError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Hash(#[from] HashError),
+    /// Too many failed client authentications (see `web::client_throttle`): answered 429 with
+    /// `Retry-After`, whatever the credentials.
+    #[error("client authentication is throttled for {retry_after} s")]
+    Throttled { retry_after: i64 },
 }
 
 impl AppError {
@@ -34,6 +38,7 @@ impl AppError {
                 }
                 e.clone()
             }
+            AppError::Throttled { .. } => throttled_error(),
             other => {
                 tracing::error!(error = %other, "internal error");
                 OAuthError::new(
@@ -43,6 +48,48 @@ impl AppError {
             }
         }
     }
+
+    /// For endpoints whose answer must never be a false success (RFC 7009 §2.2.1; fosite
+    /// CVE-2020-15223 answered 200 to a revocation the store had failed): a storage failure
+    /// becomes 503 `temporarily_unavailable`, so the client keeps the token and retries.
+    pub fn unavailable_on_store_failure(self) -> AppError {
+        match self {
+            AppError::Store(e) => {
+                tracing::error!(error = %e, "storage failed");
+                OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the server cannot complete the request now; try again later",
+                )
+                .into()
+            }
+            other => other,
+        }
+    }
+}
+
+/// The body of a throttled answer. RFC 6585 §4 gives the status (429) and `Retry-After`; the
+/// error code stays `invalid_client`, the one RFC 6749 §5.2 defines for failed client
+/// authentication, so every OAuth client understands it (`temporarily_unavailable` is an
+/// authorization-endpoint code, §4.1.2.1).
+fn throttled_error() -> OAuthError {
+    OAuthError::invalid_client("too many failed client authentications; retry later")
+}
+
+/// A throttled client authentication: 429, `Retry-After` in seconds, and a JSON error body.
+/// Every endpoint that authenticates clients answers it this way.
+pub fn throttled(retry_after: i64) -> Response {
+    let e = throttled_error();
+    let mut response = no_store(
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"error": e.code.as_str(), "error_description": e.description})),
+        )
+            .into_response(),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+    response
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1), for token responses.
@@ -65,6 +112,9 @@ impl<E: Into<AppError>> From<E> for TokenError {
 
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
+        if let AppError::Throttled { retry_after } = self.0 {
+            return throttled(retry_after);
+        }
         let e = self.0.to_oauth();
         let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
         let mut response = no_store(

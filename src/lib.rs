@@ -9,10 +9,13 @@
 //! - [`logout`]: ending sessions and back-channel logout delivery.
 //! - [`web`]: one thin handler per endpoint; [`app`]: state and router; [`error`]: errors to HTTP.
 //! - [`transport`]: the HTTP/1.1 listener (lingering close, request-smuggling refusal).
+//! - [`outbound`]: requests to URLs others registered, behind an SSRF guard; [`client_keys`]:
+//!   clients' public keys for `private_key_jwt`, fetched from their `jwks_uri` and cached.
 //!
 //! The protocol rules themselves live in the `ferriam-protocol` crate, which does no I/O.
 
 pub mod app;
+pub mod client_keys;
 pub mod clients;
 pub mod clock;
 pub mod config;
@@ -20,6 +23,7 @@ pub mod error;
 pub mod federation;
 pub mod grants;
 pub mod logout;
+pub mod outbound;
 pub mod pages;
 pub mod password;
 pub mod signin;
@@ -141,6 +145,12 @@ impl Server {
             clock: clock.clone(),
             clients: Arc::new(clients::ClientCache::default()),
             upstreams: Arc::new(federation::registry::UpstreamRegistry::default()),
+            client_keys: Arc::new(client_keys::ClientKeys::new(
+                outbound::Policy::for_issuer(&issuer),
+                Duration::from_secs(config.client_jwks_cache_ttl),
+                Duration::from_secs(config.client_jwks_min_refetch),
+            )),
+            throttle_cache: Arc::default(),
             signer: workers::Workers::start(workers::names::SIGNING)
                 .map_err(|_| StartError::Workers)?,
             config: Arc::new(config),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 use ferriam::store::Store;
-use ferriam::tokens::opaque;
+use ferriam::tokens::{opaque, sealing};
 use ferriam_protocol::client::{ApplicationType, AuthMethod, Client, ClientType, SigningAlg};
 use ferriam_protocol::registration;
 use serde_json::{json, Value};
@@ -284,12 +284,19 @@ async fn create(store: &dyn Store, args: CreateArgs) -> CliResult {
         false => None,
     };
     let generated = (!client.is_public() && imported.is_none()).then(opaque::random_token);
-    let secret_hash = imported
-        .as_deref()
-        .or(generated.as_deref())
-        .map(opaque::hash);
+    let secret = imported.as_deref().or(generated.as_deref());
+    // A client_secret_jwt client's secret is also kept sealed: HMAC needs the secret itself.
+    let sealed = match secret {
+        Some(secret) => sealing::seal_client_secret(&client, secret)?,
+        None => None,
+    };
     store
-        .create_client(&client, secret_hash.as_deref(), now())
+        .create_client(
+            &client,
+            secret.map(opaque::hash).as_deref(),
+            sealed.as_deref(),
+            now(),
+        )
         .await?;
     // An imported secret is never printed back: its owner has it already.
     let mut out = json!({"client_id": client.client_id});
@@ -316,6 +323,15 @@ async fn update(store: &dyn Store, args: UpdateArgs) -> CliResult {
     }
     let secret_from_stdin = apply(settings, &mut client)?;
     registration::validate(&client)?;
+    // Only a hash of the old secret is kept: client_secret_jwt needs the secret itself.
+    if client.token_endpoint_auth_method == AuthMethod::ClientSecretJwt
+        && stored.sealed_secret.is_none()
+        && !secret_from_stdin
+    {
+        return Err(
+            "switching to client_secret_jwt needs a new secret: add --client-secret-stdin".into(),
+        );
+    }
     let imported = match secret_from_stdin {
         true => Some(imported_secret(&client)?),
         false => None,
@@ -324,8 +340,9 @@ async fn update(store: &dyn Store, args: UpdateArgs) -> CliResult {
         return Err(format!("no client {client_id}").into());
     }
     if let Some(secret) = imported {
+        let sealed = sealing::seal_client_secret(&client, &secret)?;
         if !store
-            .set_client_secret(&client_id, &opaque::hash(&secret))
+            .set_client_secret(&client_id, &opaque::hash(&secret), sealed.as_deref())
             .await?
         {
             return Err(format!("no confidential client {client_id}").into());
@@ -361,8 +378,12 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, cmd: ClientCommand) -> CliRe
         }
         ClientCommand::RotateSecret { client_id } => {
             let secret = opaque::random_token();
+            let sealed = match store.client(&client_id).await? {
+                Some(stored) => sealing::seal_client_secret(&stored.client, &secret)?,
+                None => None,
+            };
             if !store
-                .set_client_secret(&client_id, &opaque::hash(&secret))
+                .set_client_secret(&client_id, &opaque::hash(&secret), sealed.as_deref())
                 .await?
             {
                 return Err(format!("no confidential client {client_id}").into());

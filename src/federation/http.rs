@@ -1,16 +1,19 @@
 //! The HTTP client for requests to upstream identity providers (discovery, JWKS, token,
-//! userinfo): https only, except plain http to a loopback IP literal for development; no
-//! redirects followed; a time limit per request and a size limit per response.
-//!
-//! This is the federation's own narrow guard until the server-wide guard for outbound
-//! fetches replaces it; it checks the URL's scheme and host as written and does not resolve
-//! names, so it does not yet refuse an https name that resolves to a private address.
+//! userinfo), behind the server's SSRF guard (`crate::outbound`): the scheme and every address
+//! the host resolves to are checked against the [`Policy`] (https, and no loopback or private
+//! address unless Ferriam's own issuer is on loopback), the connection goes to the checked
+//! address, no redirect is followed, and each request has a time limit and each answer a size
+//! limit. Unlike `outbound::fetch_json` it sends any method and body (the token endpoint is a
+//! POST) and hands the answer, whatever its status, to the `openidconnect` crate.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
 use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
+
+use crate::outbound::fetch::checked_address;
+use crate::outbound::Policy;
 
 /// The most an upstream's answer may hold (discovery documents and key sets are small).
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -20,8 +23,10 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Why an outbound request was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboundError {
-    #[error("{0}: outbound requests go to https, or http on 127.0.0.1 or [::1]")]
+    #[error("{0}: refused by the outbound policy")]
     Refused(String),
+    #[error("refused: {0}")]
+    Guard(#[from] crate::outbound::FetchError),
     #[error("the response is larger than {MAX_RESPONSE_BYTES} bytes")]
     TooLarge,
     #[error("request failed: {0}")]
@@ -31,29 +36,41 @@ pub enum OutboundError {
 }
 
 /// The client every request to an upstream goes through.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct Outbound {
-    client: reqwest::Client,
+    policy: Policy,
 }
 
 impl Outbound {
-    /// A client that follows no redirects and gives up after [`TIMEOUT`].
-    pub fn new() -> Result<Self, OutboundError> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .build()?;
-        Ok(Self { client })
+    /// A client under `policy` (`Policy::for_issuer` of Ferriam's own issuer).
+    pub fn new(policy: Policy) -> Self {
+        Self { policy }
     }
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, OutboundError> {
         let uri = request.uri().to_string();
-        check_url(&uri)?;
+        let url = url::Url::parse(&uri).map_err(|_| OutboundError::Refused(uri.clone()))?;
+        if !self.policy.allows_scheme(url.scheme())
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(OutboundError::Refused(uri));
+        }
+        let address = tokio::time::timeout(TIMEOUT, checked_address(&url, &self.policy))
+            .await
+            .map_err(|_| OutboundError::Refused(uri.clone()))??;
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT);
+        if let Some(url::Host::Domain(domain)) = url.host() {
+            builder = builder.resolve(domain, address);
+        }
+        let client = builder.build()?;
         let (parts, body) = request.into_parts();
-        let mut response = self
-            .client
-            .request(parts.method, &uri)
+        let mut response = client
+            .request(parts.method, url)
             .headers(parts.headers)
             .body(body)
             .send()
@@ -79,44 +96,11 @@ impl Outbound {
     }
 }
 
-/// Refuses a URL that is not https or plain http to a loopback IP literal.
-pub fn check_url(uri: &str) -> Result<(), OutboundError> {
-    let parsed = url::Url::parse(uri).map_err(|_| OutboundError::Refused(uri.to_owned()))?;
-    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "[::1]"));
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(OutboundError::Refused(uri.to_owned())),
-    }
-}
-
 impl<'c> AsyncHttpClient<'c> for Outbound {
     type Error = OutboundError;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, OutboundError>> + Send + 'c>>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(self.send(request))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_https_or_loopback_http() {
-        assert!(check_url("https://idp.example/x").is_ok());
-        assert!(check_url("http://127.0.0.1:9000/x").is_ok());
-        assert!(check_url("http://[::1]:9000/x").is_ok());
-        for bad in [
-            "http://idp.example/x",
-            "http://10.0.0.1/x",
-            "http://localhost/x",
-            "ftp://idp.example/x",
-            "file:///etc/passwd",
-            "not a url",
-        ] {
-            assert!(check_url(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -170,19 +170,23 @@ async fn users(store: &dyn Store) {
 async fn clients(store: &dyn Store) {
     let v0 = store.client_set_version().await.unwrap();
     store
-        .create_client(&client("c1"), Some("hash1"), 1)
+        .create_client(&client("c1"), Some("hash1"), None, 1)
         .await
         .unwrap();
     let v1 = store.client_set_version().await.unwrap();
     assert_ne!(v0, v1, "creation changes the version");
     assert!(matches!(
-        store.create_client(&client("c1"), None, 1).await,
+        store.create_client(&client("c1"), None, None, 1).await,
         Err(StoreError::AlreadyExists(_))
     ));
     let stored = store.client("c1").await.unwrap().unwrap();
     assert_eq!(stored.client, client("c1"));
     assert_eq!(stored.secret_hash.as_deref(), Some("hash1"));
-    assert!(store.set_client_secret("c1", "hash2").await.unwrap());
+    assert_eq!(stored.sealed_secret, None);
+    assert!(store
+        .set_client_secret("c1", "hash2", Some("sealed2"))
+        .await
+        .unwrap());
     let v2 = store.client_set_version().await.unwrap();
     assert_ne!(v1, v2, "a new secret changes the version");
     assert_eq!(
@@ -196,11 +200,11 @@ async fn clients(store: &dyn Store) {
         Some("hash2")
     );
     store
-        .create_client(&client("public"), None, 2)
+        .create_client(&client("public"), None, None, 2)
         .await
         .unwrap();
     assert!(
-        !store.set_client_secret("public", "h").await.unwrap(),
+        !store.set_client_secret("public", "h", None).await.unwrap(),
         "public clients have no secret"
     );
     assert_eq!(store.list_clients().await.unwrap().len(), 2);
@@ -450,6 +454,139 @@ async fn purge_and_settings(store: &dyn Store) {
     );
 }
 
+/// A client_secret_jwt client keeps its sealed secret beside the hash; a new secret replaces
+/// both.
+async fn sealed_client_secrets(store: &dyn Store) {
+    store
+        .create_client(&client("jwt"), Some("h1"), Some("sealed1"), 1)
+        .await
+        .unwrap();
+    let stored = store.client("jwt").await.unwrap().unwrap();
+    assert_eq!(stored.sealed_secret.as_deref(), Some("sealed1"));
+    assert!(store
+        .set_client_secret("jwt", "h2", Some("sealed2"))
+        .await
+        .unwrap());
+    let stored = store.client("jwt").await.unwrap().unwrap();
+    assert_eq!(stored.secret_hash.as_deref(), Some("h2"));
+    assert_eq!(stored.sealed_secret.as_deref(), Some("sealed2"));
+    assert!(store.set_client_secret("jwt", "h3", None).await.unwrap());
+    let stored = store.client("jwt").await.unwrap().unwrap();
+    assert_eq!(stored.sealed_secret, None);
+}
+
+/// A jti is accepted once while it lives, by exactly one of many racing uses; an expired one
+/// may be taken over; the purge removes expired ones.
+async fn assertion_jtis(store: Arc<dyn Store>) {
+    assert!(store.use_assertion_jti("j1", 200, 100).await.unwrap());
+    assert!(
+        !store.use_assertion_jti("j1", 250, 150).await.unwrap(),
+        "a replay"
+    );
+    assert!(store.use_assertion_jti("j2", 200, 100).await.unwrap());
+    assert!(
+        store.use_assertion_jti("j1", 400, 200).await.unwrap(),
+        "expired at 200: may be used again"
+    );
+    let racing: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.use_assertion_jti("race", 500, 100).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in racing {
+        winners += task.await.unwrap() as usize;
+    }
+    assert_eq!(winners, 1, "one of the racing uses wins");
+    store.purge_expired(1000, 100).await.unwrap();
+    assert!(store.use_assertion_jti("race", 2000, 1000).await.unwrap());
+}
+
+/// Failures are counted per key in a window that starts with the first failure; parallel
+/// failures each get their own number; a window that ended starts again.
+async fn auth_failure_counters(store: Arc<dyn Store>) {
+    assert!(store.auth_failures("a", "b", 100).await.unwrap().is_empty());
+    let first = store.count_auth_failure("a", 160, 100).await.unwrap();
+    assert_eq!(
+        first,
+        FailureCount {
+            failures: 1,
+            window_ends: 160
+        }
+    );
+    let second = store.count_auth_failure("a", 170, 110).await.unwrap();
+    assert_eq!(
+        second,
+        FailureCount {
+            failures: 2,
+            window_ends: 160
+        },
+        "same window"
+    );
+    store.count_auth_failure("b", 170, 110).await.unwrap();
+    let mut seen = store.auth_failures("a", "b", 120).await.unwrap();
+    seen.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "a".to_owned(),
+                FailureCount {
+                    failures: 2,
+                    window_ends: 160
+                }
+            ),
+            (
+                "b".to_owned(),
+                FailureCount {
+                    failures: 1,
+                    window_ends: 170
+                }
+            ),
+        ]
+    );
+    let later = store.auth_failures("a", "b", 165).await.unwrap();
+    assert_eq!(later.len(), 1, "a's window has ended");
+    let again = store.count_auth_failure("a", 230, 170).await.unwrap();
+    assert_eq!(
+        again,
+        FailureCount {
+            failures: 1,
+            window_ends: 230
+        },
+        "a new window"
+    );
+
+    let racing: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .count_auth_failure("p", 500, 400)
+                    .await
+                    .unwrap()
+                    .failures
+            })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for task in racing {
+        numbers.push(task.await.unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=20).collect::<Vec<i64>>(),
+        "each failure its own number"
+    );
+    store.purge_expired(1000, 100).await.unwrap();
+    assert!(
+        store.auth_failures("p", "a", 0).await.unwrap().is_empty(),
+        "purged"
+    );
+}
+
 /// A successor rule that accepts every token, or none.
 fn successor_if(accept: bool, issued_at: i64) -> Successor {
     Box::new(move |record: &RefreshRecord, user: Option<&User>| {
@@ -507,6 +644,67 @@ async fn refresh_read_and_rotated_at_once(store: &dyn Store) {
     assert!(store.refresh("ra4").await.unwrap().is_none());
 }
 
+/// The access-token revocation list: by jti hash, checked in the same statement as the user
+/// and the grant, idempotent, and purged once the token has expired.
+async fn access_token_revocation(store: &dyn Store) {
+    store.create_user(&user("u7", "grace")).await.unwrap();
+    let active = |jti: &'static str, grant: Option<&'static str>| async move {
+        store
+            .token_subject("u7", grant, Some(jti))
+            .await
+            .unwrap()
+            .map(|u| u.sub)
+    };
+    assert_eq!(active("j1", Some("g7")).await.as_deref(), Some("u7"));
+    assert!(!store.access_token_revoked("j1").await.unwrap());
+    store.revoke_access_token("j1", 1_000).await.unwrap();
+    store.revoke_access_token("j1", 1_000).await.unwrap();
+    assert!(store.access_token_revoked("j1").await.unwrap());
+    assert_eq!(active("j1", Some("g7")).await, None, "revoked by its jti");
+    assert_eq!(
+        active("j1", None).await,
+        None,
+        "revoked without a grant too"
+    );
+    assert_eq!(
+        active("j2", Some("g7")).await.as_deref(),
+        Some("u7"),
+        "other tokens of the grant stay"
+    );
+    assert!(!store.access_token_revoked("j2").await.unwrap());
+    assert_eq!(
+        store
+            .token_subject("u7", Some("g7"), None)
+            .await
+            .unwrap()
+            .map(|u| u.sub)
+            .as_deref(),
+        Some("u7"),
+        "no jti: only the user and the grant are checked"
+    );
+    store.revoke_grant("g7", 1_000).await.unwrap();
+    assert_eq!(active("j2", Some("g7")).await, None, "revoked grant");
+    store.set_user_disabled("u7", true, 40).await.unwrap();
+    assert_eq!(active("j3", None).await, None, "disabled user");
+    store.set_user_disabled("u7", false, 41).await.unwrap();
+    assert_eq!(active("j3", None).await.as_deref(), Some("u7"));
+    // Purged only after the token's expiry; then the jti is unknown again.
+    store.revoke_access_token("j4", 5_000).await.unwrap();
+    store.purge_expired(999, 500).await.unwrap();
+    assert!(
+        store.access_token_revoked("j1").await.unwrap(),
+        "not yet expired"
+    );
+    store.purge_expired(2_000, 500).await.unwrap();
+    assert!(!store.access_token_revoked("j1").await.unwrap(), "purged");
+    assert!(
+        store.access_token_revoked("j4").await.unwrap(),
+        "still live"
+    );
+    store.delete_user("u7").await.unwrap();
+    assert_eq!(active("j3", None).await, None, "deleted user");
+}
+
 /// Runs the whole suite against one store.
 pub async fn run_all(store: Arc<dyn Store>) {
     users(store.as_ref()).await;
@@ -520,6 +718,10 @@ pub async fn run_all(store: Arc<dyn Store>) {
     upstreams::upstreams(store.as_ref()).await;
     upstreams::links(store.as_ref()).await;
     logout::run(store.clone()).await;
+    access_token_revocation(store.as_ref()).await;
+    sealed_client_secrets(store.as_ref()).await;
+    assertion_jtis(store.clone()).await;
+    auth_failure_counters(store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

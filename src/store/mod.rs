@@ -23,8 +23,8 @@ use ferriam_protocol::client::Client;
 
 pub use logout::{Delivery, EndedSession, LogoutStore, SessionSummary};
 pub use records::{
-    CodeRecord, CodeRedemption, Interaction, KeyRecord, Profile, RefreshRecord, Session,
-    StoredClient, User,
+    CodeRecord, CodeRedemption, FailureCount, Interaction, KeyRecord, Profile, RefreshRecord,
+    Session, StoredClient, User,
 };
 pub use upstreams::{Upstream, UpstreamLink, UpstreamStore};
 
@@ -81,22 +81,60 @@ pub trait UserStore {
 
 #[async_trait]
 pub trait ClientStore {
+    /// `sealed_secret` is the secret itself, sealed, for `client_secret_jwt` clients only.
     async fn create_client(
         &self,
         client: &Client,
         secret_hash: Option<&str>,
+        sealed_secret: Option<&str>,
         now: i64,
     ) -> StoreResult<()>;
     async fn client(&self, client_id: &str) -> StoreResult<Option<StoredClient>>;
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
-    async fn set_client_secret(&self, client_id: &str, secret_hash: &str) -> StoreResult<bool>;
+    async fn set_client_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+        sealed_secret: Option<&str>,
+    ) -> StoreResult<bool>;
     /// Replaces a registration's settings (its secret stays), bumping the client-set version
     /// so every node drops its cached copy; false when no such client exists.
     async fn update_client(&self, client: &Client) -> StoreResult<bool>;
     /// Changes whenever a client is created, updated, deleted or given a new secret; servers poll it to
     /// know when their cached registrations are stale.
     async fn client_set_version(&self) -> StoreResult<i64>;
+}
+
+/// What client authentication shares across requests and nodes: the jtis of accepted client
+/// assertions (each accepted once) and the failure counters that throttle guessing.
+#[async_trait]
+pub trait ClientAuthStore {
+    /// Records a client assertion's jti hash until `expires_at`; false when it is already
+    /// recorded and alive (a replay). Atomic: of two racing uses, one wins.
+    async fn use_assertion_jti(
+        &self,
+        jti_hash: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// The failures of the current window of each of two keys, as `(key, count)`; keys with
+    /// no failures in a live window are left out.
+    async fn auth_failures(
+        &self,
+        first_key: &str,
+        second_key: &str,
+        now: i64,
+    ) -> StoreResult<Vec<(String, FailureCount)>>;
+    /// Counts one failure for `key` and returns the count including it, atomically (parallel
+    /// failures each get their own number). A window that has ended starts again, ending at
+    /// `window_ends`.
+    async fn count_auth_failure(
+        &self,
+        key: &str,
+        window_ends: i64,
+        now: i64,
+    ) -> StoreResult<FailureCount>;
 }
 
 #[async_trait]
@@ -206,7 +244,24 @@ pub trait GrantStore {
     async fn revoke_grant(&self, grant_id: &str, until: i64) -> StoreResult<()>;
     /// The user a token speaks for, in one round trip: only if the user exists, is enabled,
     /// and the token's grant (if any) has not been revoked.
-    async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>>;
+    async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>> {
+        self.token_subject(sub, grant_id, None).await
+    }
+    /// [`GrantStore::active_subject`] for an access token, which must also not have been
+    /// revoked by itself (`jti_hash`, the hash of its `jti`): still one round trip, so userinfo
+    /// and introspection cost one store call.
+    async fn token_subject(
+        &self,
+        sub: &str,
+        grant_id: Option<&str>,
+        jti_hash: Option<&str>,
+    ) -> StoreResult<Option<User>>;
+    /// Revokes one access token by the hash of its `jti` (RFC 7009 §2), remembered until the
+    /// token's own expiry, so that every node refuses it from the next request on.
+    async fn revoke_access_token(&self, jti_hash: &str, expires_at: i64) -> StoreResult<()>;
+    /// Whether an access token has been revoked by its jti: the check for tokens that speak
+    /// for no user (client_credentials).
+    async fn access_token_revoked(&self, jti_hash: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -220,6 +275,7 @@ pub trait Store:
     SettingsStore
     + UserStore
     + ClientStore
+    + ClientAuthStore
     + KeyStore
     + SessionStore
     + InteractionStore
@@ -237,6 +293,7 @@ impl<T> Store for T where
     T: SettingsStore
         + UserStore
         + ClientStore
+        + ClientAuthStore
         + KeyStore
         + SessionStore
         + InteractionStore

@@ -10,9 +10,9 @@ use super::records::{from_json, to_json};
 use super::rows::{self, Column, Columns};
 use super::statements as sql;
 use super::{
-    ClientStore, CodeRecord, CodeRedemption, ConsentStore, GrantStore, Interaction,
-    InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord, Session, SessionStore,
-    SettingsStore, StoreError, StoreResult, StoredClient, User, UserStore,
+    ClientAuthStore, ClientStore, CodeRecord, CodeRedemption, ConsentStore, FailureCount,
+    GrantStore, Interaction, InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord,
+    Session, SessionStore, SettingsStore, StoreError, StoreResult, StoredClient, User, UserStore,
 };
 
 mod logout;
@@ -197,6 +197,7 @@ impl ClientStore for PgStore {
         &self,
         client: &Client,
         secret_hash: Option<&str>,
+        sealed_secret: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
         // The registration and the version bump that tells other nodes about it go together.
@@ -206,6 +207,7 @@ impl ClientStore for PgStore {
             .bind(secret_hash)
             .bind(to_json(client)?)
             .bind(now)
+            .bind(sealed_secret)
             .execute(&mut *tx)
             .await
             .map_err(|e| {
@@ -241,10 +243,16 @@ impl ClientStore for PgStore {
         Ok(deleted > 0)
     }
 
-    async fn set_client_secret(&self, client_id: &str, secret_hash: &str) -> StoreResult<bool> {
+    async fn set_client_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+        sealed_secret: Option<&str>,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(sql::SET_CLIENT_SECRET)
             .bind(secret_hash)
+            .bind(sealed_secret)
             .bind(client_id)
             .execute(&mut *tx)
             .await?;
@@ -274,6 +282,56 @@ impl ClientStore for PgStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl ClientAuthStore for PgStore {
+    async fn use_assertion_jti(
+        &self,
+        jti_hash: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(sql::USE_ASSERTION_JTI)
+            .bind(jti_hash)
+            .bind(expires_at)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn auth_failures(
+        &self,
+        first_key: &str,
+        second_key: &str,
+        now: i64,
+    ) -> StoreResult<Vec<(String, FailureCount)>> {
+        sqlx::query(sql::AUTH_FAILURES)
+            .bind(first_key)
+            .bind(second_key)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("key_hash")?, rows::failure_count(r)?)))
+            .collect()
+    }
+
+    async fn count_auth_failure(
+        &self,
+        key: &str,
+        window_ends: i64,
+        now: i64,
+    ) -> StoreResult<FailureCount> {
+        let row = sqlx::query(sql::COUNT_AUTH_FAILURE)
+            .bind(key)
+            .bind(window_ends)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+        rows::failure_count(&row)
     }
 }
 
@@ -498,14 +556,37 @@ impl GrantStore for PgStore {
         Ok(())
     }
 
-    async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>> {
+    async fn token_subject(
+        &self,
+        sub: &str,
+        grant_id: Option<&str>,
+        jti_hash: Option<&str>,
+    ) -> StoreResult<Option<User>> {
         sqlx::query(sql::ACTIVE_SUBJECT)
             .bind(sub)
             .bind(grant_id)
+            .bind(jti_hash)
             .fetch_optional(&self.pool)
             .await?
             .map(|r| rows::user(&r))
             .transpose()
+    }
+
+    async fn revoke_access_token(&self, jti_hash: &str, expires_at: i64) -> StoreResult<()> {
+        sqlx::query(sql::REVOKE_ACCESS_TOKEN)
+            .bind(jti_hash)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn access_token_revoked(&self, jti_hash: &str) -> StoreResult<bool> {
+        let found: Option<String> = sqlx::query_scalar(sql::ACCESS_TOKEN_REVOKED)
+            .bind(jti_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 }
 

@@ -65,6 +65,17 @@ impl User {
 pub struct StoredClient {
     pub client: Client,
     pub secret_hash: Option<String>,
+    /// The secret itself, sealed (`tokens::sealing::seal_secret`), for `client_secret_jwt`
+    /// clients only: an HMAC needs the key, not its hash.
+    pub sealed_secret: Option<String>,
+}
+
+/// Failures counted for one throttling key in its current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    pub failures: i64,
+    /// When the window ends and the count starts again.
+    pub window_ends: i64,
 }
 
 /// A signing key as stored.

@@ -5,7 +5,10 @@ use serde::de::DeserializeOwned;
 use sqlx::Postgres;
 
 use super::records::from_json;
-use super::{CodeRedemption, KeyRecord, RefreshRecord, Session, StoreResult, StoredClient, User};
+use super::{
+    CodeRedemption, FailureCount, KeyRecord, RefreshRecord, Session, StoreResult, StoredClient,
+    User,
+};
 
 /// A column type both back ends can read (text, integers, booleans and their optional forms).
 pub(super) trait Column:
@@ -54,6 +57,14 @@ pub(super) fn stored_client(row: &impl Columns) -> StoreResult<StoredClient> {
     Ok(StoredClient {
         client: row.json("settings")?,
         secret_hash: row.column("secret_hash")?,
+        sealed_secret: row.column("sealed_secret")?,
+    })
+}
+
+pub(super) fn failure_count(row: &impl Columns) -> StoreResult<FailureCount> {
+    Ok(FailureCount {
+        failures: row.column("failures")?,
+        window_ends: row.column("window_ends")?,
     })
 }
 

@@ -26,9 +26,10 @@ use super::records::to_json;
 use super::rows::{self, Column, Columns};
 use super::statements as sql;
 use super::{
-    ClientStore, CodeRecord, CodeRedemption, ConsentStore, GrantStore, Interaction,
-    InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord, Rotation, Session,
-    SessionStore, SettingsStore, StoreError, StoreResult, StoredClient, Successor, User, UserStore,
+    ClientAuthStore, ClientStore, CodeRecord, CodeRedemption, ConsentStore, FailureCount,
+    GrantStore, Interaction, InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord,
+    Rotation, Session, SessionStore, SettingsStore, StoreError, StoreResult, StoredClient,
+    Successor, User, UserStore,
 };
 use crate::workers::{names, Workers};
 
@@ -312,17 +313,19 @@ impl ClientStore for SqliteStore {
         &self,
         client: &Client,
         secret_hash: Option<&str>,
+        sealed_secret: Option<&str>,
         now: i64,
     ) -> StoreResult<()> {
         let client_id = client.client_id.clone();
         let settings = to_json(client)?;
         let secret_hash = secret_hash.map(str::to_owned);
+        let sealed_secret = sealed_secret.map(str::to_owned);
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             execute(
                 &tx,
                 sql::INSERT_CLIENT,
-                params![client_id, secret_hash, settings, now],
+                params![client_id, secret_hash, settings, now, sealed_secret],
             )
             .map_err(|e| match e {
                 StoreError::Sqlite(e) if is_unique_violation(&e) => {
@@ -361,11 +364,21 @@ impl ClientStore for SqliteStore {
         .await
     }
 
-    async fn set_client_secret(&self, client_id: &str, secret_hash: &str) -> StoreResult<bool> {
+    async fn set_client_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+        sealed_secret: Option<&str>,
+    ) -> StoreResult<bool> {
         let (client_id, secret_hash) = (client_id.to_owned(), secret_hash.to_owned());
+        let sealed_secret = sealed_secret.map(str::to_owned);
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let done = execute(&tx, sql::SET_CLIENT_SECRET, params![secret_hash, client_id])?;
+            let done = execute(
+                &tx,
+                sql::SET_CLIENT_SECRET,
+                params![secret_hash, sealed_secret, client_id],
+            )?;
             execute(&tx, sql::BUMP_CLIENT_VERSION, [])?;
             tx.commit()?;
             Ok(done > 0)
@@ -393,6 +406,64 @@ impl ClientStore for SqliteStore {
                 .query_row([], |r| r.get(0))
                 .optional()?;
             Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ClientAuthStore for SqliteStore {
+    async fn use_assertion_jti(
+        &self,
+        jti_hash: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let jti_hash = jti_hash.to_owned();
+        self.run(move |c| {
+            Ok(execute(
+                c,
+                sql::USE_ASSERTION_JTI,
+                params![jti_hash, expires_at, now],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn auth_failures(
+        &self,
+        first_key: &str,
+        second_key: &str,
+        now: i64,
+    ) -> StoreResult<Vec<(String, FailureCount)>> {
+        let (first_key, second_key) = (first_key.to_owned(), second_key.to_owned());
+        self.run(move |c| {
+            let mut prepared = c.prepare_cached(sql::AUTH_FAILURES)?;
+            let mut rows = prepared.query(params![first_key, second_key, now])?;
+            let mut found = Vec::new();
+            while let Some(row) = rows.next()? {
+                found.push((row.get(0)?, rows::failure_count(row)?));
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn count_auth_failure(
+        &self,
+        key: &str,
+        window_ends: i64,
+        now: i64,
+    ) -> StoreResult<FailureCount> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            first(
+                c,
+                sql::COUNT_AUTH_FAILURE,
+                params![key, window_ends, now],
+                |r| rows::failure_count(r),
+            )?
+            .ok_or_else(|| StoreError::Corrupt("a counted failure returned no row".into()))
         })
         .await
     }
@@ -633,12 +704,38 @@ impl GrantStore for SqliteStore {
         .await
     }
 
-    async fn active_subject(&self, sub: &str, grant_id: Option<&str>) -> StoreResult<Option<User>> {
+    async fn token_subject(
+        &self,
+        sub: &str,
+        grant_id: Option<&str>,
+        jti_hash: Option<&str>,
+    ) -> StoreResult<Option<User>> {
         let (sub, grant_id) = (sub.to_owned(), grant_id.map(str::to_owned));
+        let jti_hash = jti_hash.map(str::to_owned);
         self.run(move |c| {
-            first(c, sql::ACTIVE_SUBJECT, params![sub, grant_id], |r| {
-                rows::user(r)
-            })
+            first(
+                c,
+                sql::ACTIVE_SUBJECT,
+                params![sub, grant_id, jti_hash],
+                |r| rows::user(r),
+            )
+        })
+        .await
+    }
+
+    async fn revoke_access_token(&self, jti_hash: &str, expires_at: i64) -> StoreResult<()> {
+        let jti_hash = jti_hash.to_owned();
+        self.run(move |c| {
+            execute(c, sql::REVOKE_ACCESS_TOKEN, params![jti_hash, expires_at]).map(drop)
+        })
+        .await
+    }
+
+    async fn access_token_revoked(&self, jti_hash: &str) -> StoreResult<bool> {
+        let jti_hash = jti_hash.to_owned();
+        self.run(move |c| {
+            let found = first(c, sql::ACCESS_TOKEN_REVOKED, [jti_hash], |_| Ok(()))?;
+            Ok(found.is_some())
         })
         .await
     }

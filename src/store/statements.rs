@@ -50,9 +50,10 @@ pub const DELETE_USER: [&str; 4] = [
     "DELETE FROM users WHERE sub = $1",
 ];
 
-pub const INSERT_CLIENT: &str =
-    "INSERT INTO clients (client_id, secret_hash, settings, created_at) VALUES ($1, $2, $3, $4)";
-pub const CLIENT: &str = "SELECT secret_hash, settings FROM clients WHERE client_id = $1";
+pub const INSERT_CLIENT: &str = "INSERT INTO clients (client_id, secret_hash, settings, \
+     created_at, sealed_secret) VALUES ($1, $2, $3, $4, $5)";
+pub const CLIENT: &str =
+    "SELECT secret_hash, sealed_secret, settings FROM clients WHERE client_id = $1";
 pub const LIST_CLIENTS: &str = "SELECT settings FROM clients ORDER BY created_at, client_id";
 /// Deleting a client: what is theirs first, then the client (one transaction).
 pub const DELETE_CLIENT: [&str; 3] = [
@@ -60,10 +61,27 @@ pub const DELETE_CLIENT: [&str; 3] = [
     "DELETE FROM refresh_tokens WHERE client_id = $1",
     "DELETE FROM clients WHERE client_id = $1",
 ];
-pub const SET_CLIENT_SECRET: &str = "UPDATE clients SET secret_hash = $1 \
-     WHERE client_id = $2 AND secret_hash IS NOT NULL";
+pub const SET_CLIENT_SECRET: &str = "UPDATE clients SET secret_hash = $1, sealed_secret = $2 \
+     WHERE client_id = $3 AND secret_hash IS NOT NULL";
 pub const UPDATE_CLIENT: &str = "UPDATE clients SET settings = $1 WHERE client_id = $2";
 pub const CLIENT_SET_VERSION: &str = "SELECT value FROM settings WHERE name = 'clients_version'";
+
+/// Accepts a client assertion's jti once: a row still alive makes the insert change nothing.
+/// An expired row (not purged yet) is taken over.
+pub const USE_ASSERTION_JTI: &str = "INSERT INTO client_assertion_jtis (jti_hash, expires_at) \
+     VALUES ($1, $2) ON CONFLICT (jti_hash) DO UPDATE SET expires_at = excluded.expires_at \
+     WHERE client_assertion_jtis.expires_at <= $3";
+/// The failures counted in the current windows of two keys (a client_id's and an address's).
+pub const AUTH_FAILURES: &str = "SELECT key_hash, failures, window_ends FROM \
+     client_auth_failures WHERE key_hash IN ($1, $2) AND window_ends > $3";
+/// Counts one failure in one statement, so parallel failures each get their own number: a
+/// window that has ended starts again at 1 and ends at `$2`.
+pub const COUNT_AUTH_FAILURE: &str = "INSERT INTO client_auth_failures \
+     (key_hash, failures, window_ends) VALUES ($1, 1, $2) ON CONFLICT (key_hash) DO UPDATE SET \
+     failures = CASE WHEN client_auth_failures.window_ends <= $3 THEN 1 \
+     ELSE client_auth_failures.failures + 1 END, \
+     window_ends = CASE WHEN client_auth_failures.window_ends <= $3 THEN excluded.window_ends \
+     ELSE client_auth_failures.window_ends END RETURNING failures, window_ends";
 
 pub const KEYS: &str = "SELECT kid, alg, private_pkcs8, created_at, retired_at FROM keys \
      ORDER BY created_at, kid";
@@ -137,17 +155,27 @@ pub const REVOKE_GRANT: [&str; 2] = [
     "INSERT INTO revoked_grants (grant_id, expires_at) VALUES ($1, $2) \
      ON CONFLICT (grant_id) DO UPDATE SET expires_at = excluded.expires_at",
 ];
+/// The user of a token, if enabled, and only while neither the token's grant (`$2`) nor the
+/// token itself (`$3`, the hash of its jti) is revoked: one statement for userinfo and
+/// introspection.
 pub const ACTIVE_SUBJECT: &str = concat!(
     "SELECT ",
     user_columns!(),
     " FROM users WHERE sub = $1 AND disabled = FALSE ",
-    "AND NOT EXISTS (SELECT 1 FROM revoked_grants WHERE grant_id = $2)"
+    "AND NOT EXISTS (SELECT 1 FROM revoked_grants WHERE grant_id = $2) ",
+    "AND NOT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti_hash = $3)"
 );
+/// Revoking one access token: remembered until it expires; revoking it again changes nothing.
+pub const REVOKE_ACCESS_TOKEN: &str =
+    "INSERT INTO revoked_access_tokens (jti_hash, expires_at) VALUES ($1, $2) \
+     ON CONFLICT (jti_hash) DO NOTHING";
+pub const ACCESS_TOKEN_REVOKED: &str =
+    "SELECT jti_hash FROM revoked_access_tokens WHERE jti_hash = $1";
 
 /// The purge, one statement per table with a lifetime: `$1` the cutoff, `$2` the batch size.
 /// Each comes with how many seconds before now its cutoff lies: consumed codes are kept a
 /// little past their expiry so that a late replay is still recognised and its grant revoked.
-pub const PURGE: [(&str, i64); 5] = [
+pub const PURGE: [(&str, i64); 8] = [
     (
         "DELETE FROM codes WHERE code_hash IN \
          (SELECT code_hash FROM codes WHERE expires_at < $1 LIMIT $2)",
@@ -171,6 +199,21 @@ pub const PURGE: [(&str, i64); 5] = [
     (
         "DELETE FROM revoked_grants WHERE grant_id IN \
          (SELECT grant_id FROM revoked_grants WHERE expires_at < $1 LIMIT $2)",
+        0,
+    ),
+    (
+        "DELETE FROM revoked_access_tokens WHERE jti_hash IN \
+         (SELECT jti_hash FROM revoked_access_tokens WHERE expires_at < $1 LIMIT $2)",
+        0,
+    ),
+    (
+        "DELETE FROM client_assertion_jtis WHERE jti_hash IN \
+         (SELECT jti_hash FROM client_assertion_jtis WHERE expires_at < $1 LIMIT $2)",
+        0,
+    ),
+    (
+        "DELETE FROM client_auth_failures WHERE key_hash IN \
+         (SELECT key_hash FROM client_auth_failures WHERE window_ends < $1 LIMIT $2)",
         0,
     ),
 ];

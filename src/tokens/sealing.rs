@@ -1,7 +1,9 @@
 //! Encryption of signing keys at rest: with `FERRIAM_MASTER_KEY` set (32 random bytes,
 //! base64), private keys are stored as AES-256-GCM ciphertexts bound to their `kid`, so a
-//! copy of the database alone cannot sign tokens. Upstream client secrets are sealed the
-//! same way, bound to their upstream's name (`federation::seal_secret`).
+//! copy of the database alone cannot sign tokens. The secrets of `client_secret_jwt` clients,
+//! which must be kept usable to check an HMAC, are sealed the same way, bound to the client.
+//! Upstream client secrets are sealed the same way too, bound to their upstream's name
+//! (`federation::seal_secret`).
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use base64::engine::general_purpose::STANDARD;
@@ -84,6 +86,36 @@ pub fn open(
     Ok(Some(plain.to_vec()))
 }
 
+/// What a client's secret is bound to when sealed, so a sealed secret copied to another
+/// client's row does not open.
+fn client_binding(client_id: &str) -> String {
+    format!("client_secret:{client_id}")
+}
+
+/// The stored form of a new secret for `client`: sealed under `FERRIAM_MASTER_KEY` (as it is
+/// without one) for `client_secret_jwt` clients, whose assertions are HMACs keyed with the
+/// secret itself; `None` for every other client, of which only the hash is kept.
+pub fn seal_client_secret(
+    client: &ferriam_protocol::client::Client,
+    secret: &str,
+) -> Result<Option<String>, SealError> {
+    if client.token_endpoint_auth_method != ferriam_protocol::client::AuthMethod::ClientSecretJwt {
+        return Ok(None);
+    }
+    let master = master_key_from_env()?;
+    Ok(Some(seal(
+        secret.as_bytes(),
+        &client_binding(&client.client_id),
+        master.as_ref(),
+    )))
+}
+
+/// The secret of a `client_secret_jwt` client from its stored form.
+pub fn open_client_secret(stored: &str, client_id: &str) -> Result<Option<Vec<u8>>, SealError> {
+    let master = master_key_from_env()?;
+    open(stored, &client_binding(client_id), master.as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +143,18 @@ mod tests {
         ));
         let plain = seal(b"private", "kid1", None);
         assert_eq!(open(&plain, "kid1", None).unwrap().unwrap(), b"private");
+    }
+
+    #[test]
+    fn only_jwt_secret_clients_keep_their_secret() {
+        use ferriam_protocol::client::{AuthMethod, Client};
+        let mut client = Client {
+            client_id: "c1".into(),
+            ..Client::default()
+        };
+        assert_eq!(seal_client_secret(&client, "s").unwrap(), None);
+        client.token_endpoint_auth_method = AuthMethod::ClientSecretJwt;
+        let stored = seal_client_secret(&client, "s").unwrap().unwrap();
+        assert_eq!(open_client_secret(&stored, "c1").unwrap().unwrap(), b"s");
     }
 }

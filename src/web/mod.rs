@@ -2,10 +2,16 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod client_throttle;
 pub mod cors;
 pub mod discovery;
 pub mod extract;
+pub mod introspect;
 pub mod logout;
+pub mod peer;
+pub mod presented;
+pub mod revoke;
 pub mod signin;
+pub mod throttle_cache;
 pub mod token;
 pub mod userinfo;

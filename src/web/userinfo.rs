@@ -15,6 +15,7 @@ use super::extract::{authorization, Form};
 use crate::app::AppState;
 use crate::error::BearerError;
 use crate::tokens::jwt::{self, ACCESS_TOKEN_TYP};
+use crate::tokens::opaque;
 
 pub async fn get(
     State(state): State<AppState>,
@@ -69,12 +70,14 @@ async fn respond(
             OAuthError::new(ErrorCode::InsufficientScope, "the openid scope is required").into(),
         );
     }
+    // One store call: the user, the grant and the token's own revocation (RFC 7009).
+    let jti_hash = opaque::hash(&claims.jti);
     let Some(user) = state
         .store
-        .active_subject(&claims.sub, claims.grant_id.as_deref())
+        .token_subject(&claims.sub, claims.grant_id.as_deref(), Some(&jti_hash))
         .await?
     else {
-        return Err(invalid("user gone or disabled, or grant revoked").into());
+        return Err(invalid("user gone or disabled, or grant or token revoked").into());
     };
     Ok(Json(user.claims().for_scope(&scope)).into_response())
 }

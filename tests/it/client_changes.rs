@@ -50,7 +50,7 @@ async fn rotated_secrets_and_deleted_clients_stop_working_within_seconds() {
     let new = opaque::random_token();
     assert!(server
         .store
-        .set_client_secret(&svc.id, &opaque::hash(&new))
+        .set_client_secret(&svc.id, &opaque::hash(&new), None)
         .await
         .unwrap());
     eventually(&server, &svc.id, &old, StatusCode::UNAUTHORIZED).await;

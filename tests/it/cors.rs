@@ -1,6 +1,6 @@
-//! CORS for browser apps (`--allowed-origin`): preflights and actual requests on `/token` and
-//! `/userinfo` from a registered origin get the headers, any other origin gets none, and
-//! `/authorize` and the sign-in pages never have them (RFC 9700 §2.6).
+//! CORS for browser apps (`--allowed-origin`): preflights and actual requests on `/token`,
+//! `/revoke` and `/userinfo` from a registered origin get the headers, any other origin gets
+//! none, and `/authorize` and the sign-in pages never have them (RFC 9700 §2.6).
 
 use std::time::{Duration, Instant};
 
@@ -80,6 +80,7 @@ async fn registered_origins_only_on(server: &TestServer) {
         ("/token", "POST"),
         ("/userinfo", "GET"),
         ("/userinfo", "POST"),
+        ("/revoke", "POST"),
     ] {
         let reply = preflight(server, path, SPA, method).await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{path}");
@@ -178,6 +179,30 @@ async fn registered_origins_only_on(server: &TestServer) {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("origin")));
     }
+
+    // A revocation from the SPA's origin is readable by it; /introspect (resource servers
+    // only) has no CORS at all.
+    let revoked = http()
+        .post(server.url("/revoke"))
+        .header("origin", SPA)
+        .header(
+            "authorization",
+            basic(&spa.id, spa.secret.as_deref().unwrap()),
+        )
+        .form(&[("token", "not-a-token")])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(
+        revoked
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some(SPA)
+    );
+    let introspect = preflight(server, "/introspect", SPA, "POST").await;
+    assert_no_cors(&introspect.headers, "/introspect");
 
     // Never on /authorize or the sign-in pages, even for the registered origin.
     let authorize = authorize_url(&server.issuer, &spa.id, &[("scope", "openid")]);

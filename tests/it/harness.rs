@@ -29,8 +29,11 @@ pub enum Db {
 
 pub struct TestServer {
     pub issuer: String,
-    /// The server's database, for running the `ferriam` binary against it.
+    /// The server's database, for running the `ferriam` binary against it and for tests that
+    /// break it on purpose.
     pub database_url: String,
+    /// Where the server listens (its issuer may name another host).
+    pub addr: std::net::SocketAddr,
     pub clock: Arc<SystemClock>,
     pub store: Arc<dyn Store>,
     server: Option<RunningServer>,
@@ -74,6 +77,7 @@ impl TestServer {
         Some(Self {
             issuer: server.issuer.clone(),
             database_url,
+            addr: server.addr,
             store: server.store.clone(),
             clock,
             server: Some(server),
@@ -130,8 +134,16 @@ impl TestServer {
         };
         edit(&mut client);
         let secret = (client.client_type == ClientType::Confidential).then(opaque::random_token);
+        let sealed = secret.as_deref().and_then(|s| {
+            ferriam::tokens::sealing::seal_client_secret(&client, s).expect("sealed secret")
+        });
         self.store
-            .create_client(&client, secret.as_deref().map(opaque::hash).as_deref(), 1)
+            .create_client(
+                &client,
+                secret.as_deref().map(opaque::hash).as_deref(),
+                sealed.as_deref(),
+                1,
+            )
             .await
             .expect("client stored");
         TestClient {
@@ -152,8 +164,33 @@ impl TestServer {
 
 /// Runs a test body against SQLite and then PostgreSQL; attributes written before the name
 /// (such as `#[ignore = "..."]`) apply to both tests.
+/// `on_both_databases!(name, config: |c: &mut Config| ..., body)` starts both servers with
+/// the settings the closure makes.
 #[macro_export]
 macro_rules! on_both_databases {
+    ($(#[$attr:meta])* $name:ident, config: $configure:expr, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(server) = TestServer::start_with(Db::Sqlite, $configure).await {
+                    $body(&server).await;
+                    server.stop().await;
+                }
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(server) = TestServer::start_with(Db::Postgres, $configure).await {
+                    $body(&server).await;
+                    server.stop().await;
+                }
+            }
+        }
+    };
     ($(#[$attr:meta])* $name:ident, $body:expr) => {
         mod $name {
             use super::*;
@@ -483,6 +520,18 @@ impl TestServer {
             None => fields.push(("client_id", &client.id)),
         }
         Reply::read(request.form(&fields).send().await.expect("token request")).await
+    }
+
+    /// POSTs a form to `path` (`/revoke`, `/introspect`), authenticating `client` as
+    /// [`TestServer::token`] does.
+    pub async fn call(&self, path: &str, client: &TestClient, form: &[(&str, &str)]) -> Reply {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut request = http().post(self.url(path));
+        match &client.secret {
+            Some(secret) => request = request.header("authorization", basic(&client.id, secret)),
+            None => fields.push(("client_id", &client.id)),
+        }
+        Reply::read(request.form(&fields).send().await.expect("request sent")).await
     }
 
     /// Redeems a code at the token endpoint with the harness redirect URI and, if given, a

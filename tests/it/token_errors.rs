@@ -758,7 +758,12 @@ async fn basic_credentials_are_form_urlencoded() {
     };
     server
         .store
-        .create_client(&client, Some(&ferriam::tokens::opaque::hash(secret)), 1)
+        .create_client(
+            &client,
+            Some(&ferriam::tokens::opaque::hash(secret)),
+            None,
+            1,
+        )
         .await
         .expect("client stored");
     let form = [("grant_type", "client_credentials")];

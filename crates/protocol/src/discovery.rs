@@ -4,12 +4,19 @@
 use serde_json::{json, Value};
 
 use crate::authorize::response_type;
-use crate::client::SigningAlg;
+use crate::client::{AuthMethod, SigningAlg};
+use crate::client_assertion::AssertionAlg;
 use crate::scope::STANDARD_SCOPES;
 
 /// The metadata document for an issuer. Both well-known paths serve the same document.
 pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
     let algs: Vec<&str> = id_token_algs.iter().map(|a| a.as_str()).collect();
+    // Introspection needs a client that really authenticates (RFC 7662 §2.1), so `none`,
+    // which only names the client, is not among its methods.
+    let introspection_auth: Vec<&str> = client_auth_methods_supported()
+        .into_iter()
+        .filter(|m| *m != "none")
+        .collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -22,7 +29,16 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "implicit"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        // `/token`, `/revoke` and `/introspect` share one client authentication, so their
+        // methods and assertion algorithms come from the same two functions.
+        "token_endpoint_auth_methods_supported": client_auth_methods_supported(),
+        "token_endpoint_auth_signing_alg_values_supported": client_auth_signing_algs_supported(),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "revocation_endpoint_auth_methods_supported": client_auth_methods_supported(),
+        "revocation_endpoint_auth_signing_alg_values_supported": client_auth_signing_algs_supported(),
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "introspection_endpoint_auth_methods_supported": introspection_auth,
+        "introspection_endpoint_auth_signing_alg_values_supported": client_auth_signing_algs_supported(),
         "code_challenge_methods_supported": ["S256", "plain"],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "sid",
@@ -41,4 +57,16 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
         "frontchannel_logout_supported": true,
         "frontchannel_logout_session_supported": true,
     })
+}
+
+/// The client authentication methods of every endpoint that authenticates clients (`/token`,
+/// `/revoke`, `/introspect`): one list, so their `*_auth_methods_supported` always agree.
+pub fn client_auth_methods_supported() -> Vec<&'static str> {
+    AuthMethod::ALL.iter().map(|m| m.as_str()).collect()
+}
+
+/// The algorithms a client assertion may be signed with (`*_auth_signing_alg_values_supported`):
+/// HMAC for `client_secret_jwt`, the others for `private_key_jwt`. Never `none`.
+pub fn client_auth_signing_algs_supported() -> Vec<&'static str> {
+    AssertionAlg::ALL.iter().map(|a| a.as_str()).collect()
 }

@@ -15,9 +15,11 @@
 //! - [`authorize`]: validation of an authorization request (every response type, code,
 //!   implicit and hybrid) and building of its response.
 //! - [`token`]: token-endpoint requests, one module per grant type.
-//! - [`client_auth`]: how a client proves who it is at the token endpoint.
+//! - [`client_auth`]: how a client proves who it is at the token endpoint;
+//!   [`client_assertion`]: the JWT assertions of RFC 7523 it may prove it with.
 //! - [`bearer`]: RFC 6750 bearer-token extraction for protected resources.
 //! - [`jwt_claims`]: the claim sets of access tokens (RFC 9068) and ID tokens.
+//! - [`revocation`], [`introspection`]: `/revoke` (RFC 7009) and `/introspect` (RFC 7662).
 //! - [`discovery`]: the provider metadata document.
 //! - [`upstream`]: registering upstream identity providers and routing sign-ins to them.
 //! - [`logout`]: RP-initiated, back-channel and front-channel logout rules.
@@ -26,14 +28,17 @@ pub mod authorize;
 pub mod bearer;
 pub mod claims;
 pub mod client;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod introspection;
 pub mod jwt_claims;
 pub mod logout;
 pub mod params;
 pub mod pkce;
 pub mod registration;
+pub mod revocation;
 pub mod scope;
 pub mod token;
 pub mod upstream;

@@ -10,7 +10,8 @@
 //! (signatures and hashes per second), [`procfs`] (CPU and RSS), [`wrk`] (the C load
 //! generator for single-endpoint workloads), [`baseline`] (a bare endpoint that only signs,
 //! the reference for RS256), [`peer`] (node-oidc-provider), [`redis`] (the peer's store),
-//! [`report`] (markdown and summary).
+//! [`revocation`] (the introspection and revocation workloads), [`report`] (markdown and
+//! summary).
 
 mod baseline;
 mod driver;
@@ -21,6 +22,7 @@ mod peer;
 mod procfs;
 mod redis;
 mod report;
+mod revocation;
 mod seed;
 mod server;
 mod workloads;
@@ -38,6 +40,7 @@ use crate::limits::{LimitKind, Limits};
 use crate::options::Options;
 use crate::procfs::{Usage, UsageMeter};
 use crate::report::{Comparison, Report, Row, ServerFigures};
+use crate::revocation::Introspect;
 use crate::server::{Database, Ferriam};
 use crate::workloads::{AccessTokens, ClientCredentials, Plan, Userinfo, Workload};
 
@@ -384,8 +387,8 @@ struct Paired<'a> {
 /// The name of the userinfo pair in the comparison table.
 const USERINFO_PAIR: &str = "userinfo (Ferriam: JWT; peer: opaque, in Redis)";
 
-/// client_credentials RS256 and ES256, then userinfo (each side with its own access-token
-/// format), against node-oidc-provider, each right after the same workload against Ferriam.
+/// client_credentials RS256 and ES256, then userinfo and introspection (each side with its own
+/// access-token format), against node-oidc-provider, each right after the same workload against Ferriam.
 async fn run_peer(
     bench: &Bench<'_>,
     ferriam: &Paired<'_>,
@@ -397,11 +400,12 @@ async fn run_peer(
     let dir = peer::peer_dir(out_dir);
     peer::install(&dir).await?;
     let workers = limits::cores();
-    let userinfo_tokens = if options.selected(USERINFO_PAIR) {
-        options.concurrencies().into_iter().max().unwrap_or(1)
-    } else {
-        0
-    };
+    let userinfo_tokens =
+        if options.selected(USERINFO_PAIR) || options.selected(report::INTROSPECTION_PAIR) {
+            options.concurrencies().into_iter().max().unwrap_or(1)
+        } else {
+            0
+        };
     eprintln!("==> node-oidc-provider with {workers} workers");
     let peer = peer::Peer::start(&dir, workers, &out_dir.join("peer.log"), userinfo_tokens).await?;
     let peer_label = format!("node-oidc-provider {}", peer.version);
@@ -449,6 +453,34 @@ async fn run_peer(
                 Err(why) => report
                     .notes
                     .push(format!("The peer's userinfo workload was not run: {why}.")),
+            }
+        }
+        if options.selected(report::INTROSPECTION_PAIR) {
+            match &peer.introspection {
+                Ok(introspection) => {
+                    let resource_server = peer.clients.first().map(|(_, c)| c.clone());
+                    let resource_server = resource_server.context("peer client missing")?;
+                    let seed = ferriam.seed;
+                    let ours = Introspect {
+                        name: revocation::INTROSPECTION_WORKLOAD.into(),
+                        url: format!("{}/introspect", ferriam.server.issuer),
+                        authorization: http::basic(&seed.rs.id, &seed.rs.secret),
+                        tokens: AccessTokens::CodeFlow(ferriam.codes.clone()),
+                    };
+                    let theirs = Introspect {
+                        name: "introspection (opaque access token, Redis)".into(),
+                        url: introspection.url.clone(),
+                        authorization: http::basic(&resource_server.id, &resource_server.secret),
+                        tokens: AccessTokens::Given(introspection.tokens.clone()),
+                    };
+                    pairs.run(report::INTROSPECTION_PAIR, &ours, &theirs, report).await;
+                    report.notes.push(
+                        "In the introspection pair each side introspects its own access tokens: Ferriam's JWTs (signature, then one store call for the user, the grant and the token's revocation), the peer's opaque tokens read from Redis (node-oidc-provider does not store its JWT access tokens, so it cannot introspect them); redis-server's CPU and memory are left out as for userinfo.".into(),
+                    );
+                }
+                Err(why) => report
+                    .notes
+                    .push(format!("The peer's introspection workload was not run: {why}.")),
             }
         }
         Ok::<_, anyhow::Error>(())

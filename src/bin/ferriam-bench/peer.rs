@@ -90,6 +90,8 @@ pub struct Peer {
     pub clients: Vec<(String, ClientCreds)>,
     /// The userinfo endpoint and tokens, or why the peer has none (no Redis, ...).
     pub userinfo: std::result::Result<PeerUserinfo, String>,
+    /// The introspection endpoint with the same tokens, or why it cannot be measured.
+    pub introspection: std::result::Result<PeerUserinfo, String>,
     /// Set when the peer's models are in Redis (its keys are deleted when it stops).
     store: Option<Store>,
 }
@@ -188,6 +190,7 @@ impl Peer {
             version: installed_version(dir),
             clients: clients(&secret),
             userinfo: Err("not checked".into()),
+            introspection: Err("not checked".into()),
             store,
         };
         if let Err(e) = peer.check().await {
@@ -200,6 +203,13 @@ impl Peer {
                 .await
                 .map_err(|e| format!("{e:#}")),
             Err(why) => Err(why),
+        };
+        peer.introspection = match &peer.userinfo {
+            Ok(userinfo) => peer
+                .check_introspection(userinfo.tokens.clone())
+                .await
+                .map_err(|e| format!("{e:#}")),
+            Err(why) => Err(why.clone()),
         };
         Ok(peer)
     }
@@ -252,6 +262,45 @@ impl Peer {
         let body = response.text().await?;
         if !status.is_success() || !body.contains("\"email\"") {
             bail!("the peer's userinfo endpoint answered {status}: {body}");
+        }
+        Ok(PeerUserinfo { url, tokens })
+    }
+
+    /// Finds the introspection endpoint in the discovery document and checks that the first
+    /// RS256 client, as a resource server, gets the first minted token introspected as active.
+    async fn check_introspection(&self, tokens: Vec<String>) -> Result<PeerUserinfo> {
+        let http = crate::http::client()?;
+        let discovery: serde_json::Value = http
+            .get(format!("{}/.well-known/openid-configuration", self.issuer))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let url = discovery["introspection_endpoint"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the peer's discovery document has no introspection_endpoint"))?
+            .to_owned();
+        let token = tokens
+            .first()
+            .ok_or_else(|| anyhow!("the peer minted no access token"))?;
+        let (_, client) = self
+            .clients
+            .first()
+            .ok_or_else(|| anyhow!("the peer has no client"))?;
+        let response = http
+            .post(&url)
+            .header(
+                reqwest::header::AUTHORIZATION,
+                crate::http::basic(&client.id, &client.secret),
+            )
+            .form(&[("token", token.as_str())])
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.text().await?;
+        if !status.is_success() || !body.contains("\"active\":true") {
+            bail!("the peer's introspection endpoint answered {status}: {body}");
         }
         Ok(PeerUserinfo { url, tokens })
     }

@@ -3,8 +3,8 @@
 // access tokens are JWTs for a default resource indicator, signed RS256 or ES256. With
 // PEER_REDIS_URL set, every model lives in Redis (keys under PEER_REDIS_PREFIX), so the opaque
 // userinfo access tokens that the first worker mints at start are valid in every worker; their
-// values go on the ready line. Without it the default in-memory adapter is used and none are
-// minted.
+// values go on the ready line (the introspection pair introspects the same tokens). Without it
+// the default in-memory adapter is used and none are minted.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { generateKeyPairSync } from 'node:crypto';
@@ -126,6 +126,8 @@ function configuration(adapter) {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // RFC 7662, for the introspection pair: the bench-cc clients act as resource servers.
+      introspection: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => 'urn:ferriam-bench:api',

@@ -17,6 +17,8 @@ pub const CODE_EXCHANGE_WORKLOAD: &str = "code exchange (openid)";
 pub const REFRESH_WORKLOAD: &str = "refresh (rotation, openid)";
 /// The bare endpoints' answer with an access token and an ID token.
 pub const TWO_SIGNATURES_WORKLOAD: &str = "access + ID token RS256";
+/// The introspection pair in the comparison table (each side introspects its own tokens).
+pub const INTROSPECTION_PAIR: &str = "introspection (Ferriam: JWT; peer: opaque, in Redis)";
 /// The workloads [`TWO_SIGNATURES_WORKLOAD`] is the reference for.
 pub const TWO_SIGNATURE_REFERENCES: [&str; 2] = [CODE_EXCHANGE_WORKLOAD, REFRESH_WORKLOAD];
 
@@ -469,6 +471,7 @@ impl Report {
                 mark(rate >= 20_000.0 && p99 < 5.0)
             ));
         }
+        out.extend(self.introspection_goal());
         if let Some(f) = self.servers.first() {
             out.push(format!(
                 "idle RSS {:.1} MB (goal < 20 MB): {}",
@@ -492,6 +495,44 @@ impl Report {
             mark(errors == 0)
         ));
         out
+    }
+
+    /// The introspection goal: ≥ 10× node-oidc-provider's rate, judged per paired
+    /// concurrency like the ES256 goal, with p99 < 5 ms at concurrency 16. Without a paired
+    /// run, the p99 half from the lowest concurrency, like the userinfo goal.
+    fn introspection_goal(&self) -> Vec<String> {
+        let mark = |ok: bool| if ok { "met" } else { "MISSED" };
+        const GOAL: &str = "goal ≥ 10× node-oidc-provider, p99 < 5 ms at 16";
+        let pairs: Vec<String> = self
+            .comparisons
+            .iter()
+            .filter(|c| c.workload == INTROSPECTION_PAIR)
+            .map(|c| {
+                let ratio = if c.peer.0 > 0.0 { c.ferriam.0 / c.peer.0 } else { 0.0 };
+                let p99 = c.ferriam.1;
+                let ok = ratio >= 10.0 && (c.concurrency != 16 || p99 < 5.0);
+                format!(
+                    "introspection at concurrency {}: {ratio:.1}× node-oidc-provider, p99 {p99:.2} ms ({GOAL}): {}",
+                    c.concurrency,
+                    mark(ok)
+                )
+            })
+            .collect();
+        if !pairs.is_empty() {
+            return pairs;
+        }
+        self.ferriam_rows(crate::revocation::INTROSPECTION_WORKLOAD)
+            .min_by_key(|r| r.concurrency)
+            .map(|r| {
+                let (rate, p99) = (r.sample.rate(), r.sample.percentile_ms(99.0));
+                format!(
+                    "introspection: {rate:.0}/s with p99 {p99:.2} ms at concurrency {} ({GOAL}; the ratio needs --peer): p99 {}",
+                    r.concurrency,
+                    mark(p99 < 5.0)
+                )
+            })
+            .into_iter()
+            .collect()
     }
 
     /// A few lines for the terminal.

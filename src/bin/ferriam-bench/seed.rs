@@ -35,6 +35,8 @@ pub struct Seed {
     pub cc: Vec<(String, ClientCreds)>,
     /// The web application (authorization_code + refresh_token).
     pub web: ClientCreds,
+    /// A resource server: a confidential client that introspects tokens.
+    pub rs: ClientCreds,
 }
 
 impl Seed {
@@ -138,10 +140,28 @@ pub async fn seed(bin: &Path, db_url: &str) -> Result<Seed> {
         None,
     )
     .await?;
+    let web = creds(&out)?;
+    let rs = cli(
+        bin,
+        db_url,
+        &[
+            "client",
+            "create",
+            "--name",
+            "bench-api",
+            "--type",
+            "confidential",
+            "--grant-type",
+            "client_credentials",
+        ],
+        None,
+    )
+    .await?;
     Ok(Seed {
         users,
         cc,
-        web: creds(&out)?,
+        web,
+        rs: creds(&rs)?,
     })
 }
 

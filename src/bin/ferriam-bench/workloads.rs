@@ -15,6 +15,7 @@ use crate::driver::{Outcome, Step};
 use crate::http::{self, read_ok, Browser, Pkce, Tokens};
 use crate::limits::LimitKind;
 use crate::report;
+use crate::revocation::{Introspect, Revoke, INTROSPECTION_WORKLOAD};
 use crate::seed::{CodeFactory, Seed};
 use crate::wrk::{WrkBody, WrkRequest};
 
@@ -75,6 +76,20 @@ pub fn ferriam_workloads(
             authorization: web_auth,
         }),
         Box::new(Userinfo::ferriam(issuer, codes)),
+        Box::new(Introspect {
+            name: INTROSPECTION_WORKLOAD.into(),
+            url: format!("{issuer}/introspect"),
+            authorization: http::basic(&seed.rs.id, &seed.rs.secret),
+            tokens: AccessTokens::CodeFlow(codes.clone()),
+        }),
+        Box::new(Revoke {
+            revoke_url: format!("{issuer}/revoke"),
+            token_url: token_url.clone(),
+            authorization: {
+                let client = seed.cc_client("EdDSA");
+                http::basic(&client.id, &client.secret)
+            },
+        }),
         Box::new(Get {
             name: "jwks".into(),
             url: format!("{issuer}/jwks"),
@@ -101,8 +116,9 @@ pub struct ClientCredentials {
     pub limit: Option<(LimitKind, f64)>,
 }
 
-/// A form POST to the token endpoint with the client's `Authorization` header.
-async fn post_token(
+/// A form POST to the token endpoint (or `/introspect`, `/revoke`) with the client's
+/// `Authorization` header.
+pub async fn post_token(
     http: &reqwest::Client,
     url: &str,
     authorization: &str,
@@ -440,7 +456,7 @@ pub enum AccessTokens {
 
 impl AccessTokens {
     /// `n` access tokens, one per task.
-    async fn take(&self, n: usize) -> Result<Vec<String>> {
+    pub async fn take(&self, n: usize) -> Result<Vec<String>> {
         match self {
             Self::CodeFlow(codes) => Ok(codes
                 .tokens(n, USERINFO_SCOPE)

@@ -1,6 +1,7 @@
 //! Fetching an upstream's metadata and keys: from a second, real Ferriam as the upstream,
-//! cached, and refused for another issuer's document, an unreachable upstream, a plain-http
-//! non-loopback issuer, an oversized document and a redirect.
+//! cached, and refused for another issuer's document, an unreachable upstream, private and
+//! link-local addresses, plain http and loopback under a public issuer's outbound policy, an
+//! oversized document and a redirect.
 
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -8,6 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use ferriam::federation::discovery::{Discovery, MAX_AGE};
 use ferriam::federation::http::Outbound;
+use ferriam::outbound::Policy;
 use ferriam::store::Upstream;
 use openidconnect::core::CoreJsonWebKey;
 use openidconnect::JsonWebKey;
@@ -31,7 +33,7 @@ fn upstream(issuer: &str) -> Upstream {
 on_both_databases!(discovers_a_real_upstream, discovers_a_real_upstream_on);
 
 async fn discovers_a_real_upstream_on(server: &TestServer) {
-    let http = Outbound::new().unwrap();
+    let http = Outbound::new(Policy::for_issuer("http://127.0.0.1:8080"));
     let discovery = Discovery::default();
     let corp = upstream(&server.issuer);
     let metadata = discovery.get(&http, &corp, 1000).await.expect("discovered");
@@ -75,7 +77,7 @@ async fn serve(app: Router) -> String {
 
 #[tokio::test]
 async fn refuses_what_it_must_not_fetch() {
-    let http = Outbound::new().unwrap();
+    let http = Outbound::new(Policy::for_issuer("http://127.0.0.1:8080"));
     let discovery = Discovery::default();
     for issuer in [
         "http://idp.example",

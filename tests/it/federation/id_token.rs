@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use ferriam::federation::discovery::Discovery;
 use ferriam::federation::http::Outbound;
 use ferriam::federation::id_token::verify;
+use ferriam::outbound::Policy;
 use ferriam::store::Upstream;
 use ferriam::tokens::{jwt, keys::SigningKey};
 use ferriam_protocol::client::SigningAlg;
@@ -64,7 +65,10 @@ async fn accepts_a_real_upstreams_token_on(server: &TestServer) {
         .await;
     let reply = server.exchange(&client, &code, Some(VERIFIER)).await;
     let id_token = reply.str("id_token");
-    let (discovery, http) = (Discovery::default(), Outbound::new().unwrap());
+    let (discovery, http) = (
+        Discovery::default(),
+        Outbound::new(Policy::for_issuer("http://127.0.0.1:8080")),
+    );
     let corp = upstream(&server.issuer, &client.id);
     let verified = verify(&discovery, &http, &corp, &id_token, "nonce-4711", now())
         .await
@@ -171,7 +175,10 @@ async fn refuses_a_misbehaving_upstreams_tokens() {
     let published = key();
     fake.published.write().unwrap().push(published.public_jwk());
     let corp = upstream(&fake.issuer, "ferriam");
-    let (discovery, http) = (Discovery::default(), Outbound::new().unwrap());
+    let (discovery, http) = (
+        Discovery::default(),
+        Outbound::new(Policy::for_issuer("http://127.0.0.1:8080")),
+    );
     let check = |token: String| {
         let (discovery, http, corp) = (&discovery, &http, &corp);
         async move { verify(discovery, http, corp, &token, "n-1", now()).await }
