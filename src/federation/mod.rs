@@ -4,13 +4,16 @@
 //! So far this holds the registrations every node keeps in memory (`registry`), the opening
 //! of their sealed client secrets, the guarded HTTP client for upstream requests (`http`) and
 //! the cached upstream metadata and keys (`discovery`) and the accounts of upstream users
-//! (`accounts`), and the validation of their ID tokens (`id_token`); the sign-in through an
-//! upstream (authorization request, callback, token exchange, sign-in page) is not built yet.
+//! (`accounts`), the validation of their ID tokens (`id_token`) and the upstream leg of a
+//! sign-in (`leg`: the authorization request with state, nonce and PKCE, the code's
+//! redemption). The web side (the callback route, the sign-in page's buttons, identifier-first
+//! routing) is not built yet.
 
 pub mod accounts;
 pub mod discovery;
 pub mod http;
 pub mod id_token;
+pub mod leg;
 pub mod registry;
 
 use crate::tokens::sealing::{self, SealError};
