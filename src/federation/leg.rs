@@ -1,12 +1,13 @@
 //! The upstream leg of a federated sign-in, as the relying party (OpenID Connect Core 1.0
 //! §3.1, RFC 7636, RFC 9700 §2.1): the authorization request with a fresh `state`, `nonce`
 //! and PKCE S256 challenge, and the redemption of the code the upstream sends back, with
-//! client_secret_basic and the PKCE verifier, ending in a validated ID token.
+//! client_secret_basic and the PKCE verifier, ending in a validated ID token and, when the
+//! upstream has a userinfo endpoint, its answer for the same `sub`.
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreUserInfoClaims};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    PkceCodeVerifier, RedirectUrl, Scope, SubjectIdentifier, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,8 @@ pub enum LegError {
     Configuration(String),
     #[error("the token request failed: {0}")]
     Token(String),
+    #[error("the userinfo request failed or answered for another user: {0}")]
+    UserInfo(String),
     #[error("the token response has no ID token")]
     NoIdToken,
     #[error(transparent)]
@@ -130,7 +133,7 @@ pub async fn redeem(
         .await
         .map_err(|e| LegError::Token(e.to_string()))?;
     let token = response.id_token().ok_or(LegError::NoIdToken)?;
-    Ok(id_token::verify(
+    let mut verified = id_token::verify(
         discovery,
         http,
         upstream,
@@ -138,5 +141,47 @@ pub async fn redeem(
         &leg.nonce,
         now,
     )
-    .await?)
+    .await?;
+    if metadata.userinfo_endpoint().is_some() {
+        // OpenID Connect Core §5.3.2: the userinfo `sub` must be the ID token's, or the
+        // answer is not about this user; the crate refuses one that differs.
+        let info: CoreUserInfoClaims = client
+            .user_info(
+                openidconnect::OAuth2TokenResponse::access_token(&response).clone(),
+                Some(SubjectIdentifier::new(verified.claims.subject.clone())),
+            )
+            .map_err(|e| LegError::Configuration(e.to_string()))?
+            .request_async(http)
+            .await
+            .map_err(|e| LegError::UserInfo(e.to_string()))?;
+        fill_from_userinfo(&mut verified, &info);
+    }
+    Ok(verified)
+}
+
+/// Claims the ID token left out, taken from the userinfo answer.
+fn fill_from_userinfo(verified: &mut Verified, info: &CoreUserInfoClaims) {
+    let c = &mut verified.claims;
+    if c.preferred_username.is_none() {
+        c.preferred_username = info.preferred_username().map(|u| u.as_str().to_owned());
+    }
+    if c.email.is_none() {
+        c.email = info.email().map(|e| e.as_str().to_owned());
+        c.email_verified = c.email.is_some() && info.email_verified().unwrap_or(false);
+    }
+    if c.given_name.is_none() {
+        c.given_name = info
+            .given_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_owned());
+    }
+    if c.family_name.is_none() {
+        c.family_name = info
+            .family_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_owned());
+    }
+    if c.phone_number.is_none() {
+        c.phone_number = info.phone_number().map(|p| p.as_str().to_owned());
+    }
 }

@@ -1,7 +1,8 @@
 //! The upstream leg against a second, real Ferriam: the authorization request (state, nonce,
 //! PKCE S256, openid plus the registered scopes), the user signing in on the upstream's own
 //! pages, and the code redeemed with client_secret_basic and the verifier into a validated ID
-//! token; a replayed code, a wrong verifier and a wrong secret are refused.
+//! token; a replayed code, a wrong verifier and a wrong secret are refused. A misbehaving
+//! upstream's userinfo fills a missing claim, and one about another `sub` ends the leg.
 
 use ferriam::federation::discovery::Discovery;
 use ferriam::federation::http::Outbound;
@@ -106,4 +107,109 @@ async fn signs_in_at_a_real_upstream_on(server: &TestServer) {
         redeem(party, &secret, &leg, &code, now()).await.is_err(),
         "a replayed code"
     );
+}
+
+/// What the misbehaving upstream below answers: the nonce to put in its ID token and the
+/// `sub` its userinfo endpoint claims.
+#[derive(Default)]
+struct Answers {
+    nonce: String,
+    userinfo_sub: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_must_be_about_the_same_user() {
+    use axum::extract::State;
+    use axum::routing::{get, post};
+    use axum::{Json, Router};
+    use ferriam::tokens::{jwt, keys::SigningKey};
+    use ferriam_protocol::client::SigningAlg;
+    use serde_json::{json, Value};
+    use std::sync::{Arc, Mutex};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let key = Arc::new(SigningKey::generate(SigningAlg::RS256).unwrap().0);
+    let answers: Arc<Mutex<Answers>> = Arc::default();
+    let document = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    let jwks = json!({"keys": [key.public_jwk()]});
+    let token_issuer = issuer.clone();
+    let token_key = key.clone();
+    let app = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || async move { Json(document) }),
+        )
+        .route("/jwks", get(move || async move { Json(jwks) }))
+        .route(
+            "/token",
+            post(move |State(a): State<Arc<Mutex<Answers>>>| async move {
+                let nonce = a.lock().unwrap().nonce.clone();
+                let claims = json!({
+                    "iss": token_issuer, "sub": "u-1", "aud": "ferriam", "nonce": nonce,
+                    "exp": now() + 300, "iat": now(),
+                });
+                let id_token = jwt::sign(&token_key, "JWT", &claims).unwrap();
+                Json(json!({"access_token": "at", "token_type": "Bearer", "id_token": id_token}))
+            }),
+        )
+        .route(
+            "/userinfo",
+            get(|State(a): State<Arc<Mutex<Answers>>>| async move {
+                let sub = a.lock().unwrap().userinfo_sub.clone();
+                Json::<Value>(json!({"sub": sub, "email": "u1@corp.example"}))
+            }),
+        )
+        .with_state(answers.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+
+    let corp = Upstream {
+        name: "corp".into(),
+        display_name: "Corp".into(),
+        issuer: issuer.clone(),
+        client_id: "ferriam".into(),
+        client_secret: String::new(),
+        scopes: vec![],
+        domains: vec![],
+        created_at: 1,
+    };
+    let (discovery, http) = (
+        Discovery::default(),
+        Outbound::new(Policy::for_issuer("http://127.0.0.1:8080")),
+    );
+    let party = Party {
+        discovery: &discovery,
+        http: &http,
+        upstream: &corp,
+        redirect_uri: REDIRECT_URI,
+    };
+    let (_, leg) = authorization_url(party, now()).await.unwrap();
+    *answers.lock().unwrap() = Answers {
+        nonce: leg.nonce.clone(),
+        userinfo_sub: "u-1".into(),
+    };
+    let verified = redeem(party, "secret", &leg, "code", now())
+        .await
+        .expect("the same user");
+    assert_eq!(
+        verified.claims.email.as_deref(),
+        Some("u1@corp.example"),
+        "a claim the ID token lacked, from userinfo"
+    );
+    answers.lock().unwrap().userinfo_sub = "someone-else".into();
+    let error = redeem(party, "secret", &leg, "code", now())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("userinfo"), "{error}");
 }
