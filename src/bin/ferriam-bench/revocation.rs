@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use crate::driver::{Outcome, Step};
 use crate::http::{self, read_ok};
 use crate::limits::LimitKind;
-use crate::workloads::{post_token as post_form, AccessTokens, Plan, Workload};
+use crate::workloads::{post_token, AccessTokens, OneBodyEach, Plan, Workload};
 use crate::wrk::{WrkBody, WrkRequest};
 
 /// The name of Ferriam's introspection workload.
@@ -59,7 +59,7 @@ struct IntrospectStep {
 #[async_trait]
 impl Step for IntrospectStep {
     async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
-        let response = post_form(http, &self.url, &self.authorization, self.body.clone()).await?;
+        let response = post_token(http, &self.url, &self.authorization, self.body.clone()).await?;
         read_ok(response, ACTIVE_MARK.as_bytes()).await?;
         Ok(Outcome::Done)
     }
@@ -74,7 +74,7 @@ impl Introspect {
         let mut bodies = Vec::with_capacity(tokens.len());
         for token in tokens {
             let body = form_body(&token);
-            let response = post_form(&http, &self.url, &self.authorization, body.clone()).await?;
+            let response = post_token(&http, &self.url, &self.authorization, body.clone()).await?;
             read_ok(response, ACTIVE_MARK.as_bytes())
                 .await
                 .with_context(|| format!("{}: the prepared token is not active", self.name))?;
@@ -144,29 +144,6 @@ pub struct Revoke {
     pub token_url: String,
     /// The client that mints the tokens and revokes them (its own: RFC 7009 §2.1).
     pub authorization: String,
-}
-
-struct RevokeStep {
-    queue: Arc<Mutex<Vec<String>>>,
-    url: String,
-    authorization: String,
-}
-
-#[async_trait]
-impl Step for RevokeStep {
-    async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
-        let next = self
-            .queue
-            .lock()
-            .map_err(|_| anyhow!("token queue poisoned"))?
-            .pop();
-        let Some(body) = next else {
-            return Ok(Outcome::Exhausted);
-        };
-        let response = post_form(http, &self.url, &self.authorization, body).await?;
-        read_ok(response, b"").await?;
-        Ok(Outcome::Done)
-    }
 }
 
 impl Revoke {
@@ -240,10 +217,11 @@ impl Workload for Revoke {
         let queue = Arc::new(Mutex::new(self.bodies(plan).await?));
         Ok((0..plan.concurrency)
             .map(|_| {
-                Box::new(RevokeStep {
+                Box::new(OneBodyEach {
                     queue: queue.clone(),
                     url: self.revoke_url.clone(),
                     authorization: self.authorization.clone(),
+                    mark: b"",
                 }) as Box<dyn Step>
             })
             .collect())

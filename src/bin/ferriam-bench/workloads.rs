@@ -190,25 +190,29 @@ struct CodeExchange {
     authorization: String,
 }
 
-struct CodeExchangeStep {
-    queue: Arc<Mutex<Vec<String>>>,
-    url: String,
-    authorization: String,
+/// One request per form body prepared beforehand (a code to exchange, a token to revoke), each
+/// used once: the workload is exhausted when the bodies run out.
+pub struct OneBodyEach {
+    pub queue: Arc<Mutex<Vec<String>>>,
+    pub url: String,
+    pub authorization: String,
+    /// What a good answer contains (empty: any 200).
+    pub mark: &'static [u8],
 }
 
 #[async_trait]
-impl Step for CodeExchangeStep {
+impl Step for OneBodyEach {
     async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
         let next = self
             .queue
             .lock()
-            .map_err(|_| anyhow!("code queue poisoned"))?
+            .map_err(|_| anyhow!("body queue poisoned"))?
             .pop();
         let Some(body) = next else {
             return Ok(Outcome::Exhausted);
         };
         let response = post_token(http, &self.url, &self.authorization, body).await?;
-        read_ok(response, ID_TOKEN_MARK.as_bytes()).await?;
+        read_ok(response, self.mark).await?;
         Ok(Outcome::Done)
     }
 }
@@ -263,10 +267,11 @@ impl Workload for CodeExchange {
         let queue = Arc::new(Mutex::new(bodies));
         Ok((0..plan.concurrency)
             .map(|_| {
-                Box::new(CodeExchangeStep {
+                Box::new(OneBodyEach {
                     queue: queue.clone(),
                     url: self.token_url.clone(),
                     authorization: self.authorization.clone(),
+                    mark: ID_TOKEN_MARK.as_bytes(),
                 }) as Box<dyn Step>
             })
             .collect())
