@@ -416,9 +416,14 @@ mod tests {
             after.signing > before.signing,
             "the signing thread's time was seen"
         );
+        // The kernel scales a process's and each thread's tick counts to their run time
+        // separately (cputime_adjust), so on a loaded machine the process total may trail one
+        // thread's count by a tick or two: it includes the thread within that rounding.
         assert!(
-            after.total >= after.signing,
-            "the process total includes it"
+            after.total + 2 >= after.signing,
+            "the process total includes it: total {} signing {}",
+            after.total,
+            after.signing
         );
         assert_eq!(after.database, before.database, "no database thread ran");
     }
