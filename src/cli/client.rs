@@ -265,7 +265,7 @@ async fn create(store: &dyn Store, args: CreateArgs) -> CliResult {
     let mut client = Client {
         client_id: client_id
             .clone()
-            .unwrap_or_else(|| opaque::random_token()[..22].to_owned()),
+            .unwrap_or_else(|| opaque::random_client_id()),
         name,
         client_type,
         token_endpoint_auth_method: match client_type {

@@ -19,6 +19,22 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
+/// A new client id: 22 letters and digits (about 131 bits). Only letters and digits, so an id
+/// never starts with `-` (a command line would read it as a flag) and needs no encoding in
+/// HTTP Basic credentials.
+pub fn random_client_id() -> String {
+    let mut id = String::with_capacity(22);
+    while id.len() < 22 {
+        id.extend(
+            random_token()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(22 - id.len()),
+        );
+    }
+    id
+}
+
 /// A random (version 4) UUID, used as users' `sub`: unique, stable and not reassignable.
 pub fn random_uuid() -> String {
     let mut b = random_bytes::<16>();
@@ -55,6 +71,16 @@ pub fn matches_hash(secret: &str, stored_hash: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_ids_are_letters_and_digits() {
+        for _ in 0..2000 {
+            let id = random_client_id();
+            assert_eq!(id.len(), 22);
+            assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+        }
+        assert_ne!(random_client_id(), random_client_id());
+    }
 
     #[test]
     fn tokens_are_unique_and_hash_matches() {

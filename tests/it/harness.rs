@@ -117,7 +117,7 @@ impl TestServer {
     /// Registers a client; `edit` adjusts the defaults (confidential, code + refresh).
     pub async fn create_client(&self, edit: impl FnOnce(&mut Client)) -> TestClient {
         let mut client = Client {
-            client_id: opaque::random_token()[..22].to_owned(),
+            client_id: opaque::random_client_id(),
             name: "Test App".into(),
             client_type: ClientType::Confidential,
             redirect_uris: vec![REDIRECT_URI.into()],
