@@ -263,9 +263,7 @@ async fn create(store: &dyn Store, args: CreateArgs) -> CliResult {
         TypeArg::Public => ClientType::Public,
     };
     let mut client = Client {
-        client_id: client_id
-            .clone()
-            .unwrap_or_else(|| opaque::random_client_id()),
+        client_id: client_id.clone().unwrap_or_else(opaque::random_client_id),
         name,
         client_type,
         token_endpoint_auth_method: match client_type {
