@@ -3,77 +3,19 @@
 //! user's `sub`, or too short), the validation both commands share, and an update picked up
 //! by the running server within a second.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::harness::*;
 use crate::on_both_databases;
 
 mod rules;
 
-/// What one run of the binary did.
-pub(crate) struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
-    }
-
-    #[track_caller]
-    fn assert_refused(&self, reason: &str) {
-        assert_eq!(self.code, 1, "exit status; stderr: {}", self.stderr);
-        assert!(
-            self.stderr.contains(reason),
-            "stderr does not say {reason:?}: {}",
-            self.stderr
-        );
-        assert!(self.stdout.is_empty(), "stdout: {}", self.stdout);
-    }
-}
-
 /// Runs `ferriam client ARGS` against the server's database.
 pub(crate) async fn client_cmd(server: &TestServer, args: &[&str], stdin: Option<&str>) -> Run {
     let args: Vec<&str> = [&["client"][..], args].concat();
     run_ferriam(server, &args, stdin).await
-}
-
-/// Runs the built `ferriam ARGS --database-url <the server's>` with `stdin` as its input.
-pub(crate) async fn run_ferriam(server: &TestServer, args: &[&str], stdin: Option<&str>) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ferriam"));
-    command
-        .args(args)
-        .arg("--database-url")
-        .arg(&server.database_url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let stdin = stdin.map(str::to_owned);
-    tokio::task::spawn_blocking(move || {
-        let mut child = command.spawn().expect("ferriam runs");
-        let mut pipe = child.stdin.take().expect("stdin");
-        if let Some(input) = stdin {
-            // The command may refuse before reading: a closed pipe is not a failure here.
-            let _ = pipe.write_all(input.as_bytes());
-        }
-        drop(pipe);
-        let out = child.wait_with_output().expect("ferriam finishes");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .expect("join")
 }
 
 async fn client_credentials(server: &TestServer, id: &str, secret: &str) -> Reply {

@@ -756,3 +756,76 @@ impl Page {
         assert!(!sets_session(&self.headers), "an error page set a session");
     }
 }
+
+/// What one run of the `ferriam` binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Standard output as JSON (the commands' machine output).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+
+    /// Exit status 1, the reason on stderr, nothing on stdout.
+    #[track_caller]
+    pub fn assert_refused(&self, reason: &str) {
+        assert_eq!(self.code, 1, "exit status; stderr: {}", self.stderr);
+        assert!(
+            self.stderr.contains(reason),
+            "stderr does not say {reason:?}: {}",
+            self.stderr
+        );
+        assert!(self.stdout.is_empty(), "stdout: {}", self.stdout);
+    }
+}
+
+/// Runs the built `ferriam ARGS --database-url <the server's>` with `stdin` as its input and
+/// `env` added to its environment (`FERRIAM_MASTER_KEY` is only there when `env` sets it).
+pub async fn run_ferriam_with(
+    server: &TestServer,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Run {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferriam"));
+    command
+        .args(args)
+        .arg("--database-url")
+        .arg(&server.database_url)
+        .env_remove("FERRIAM_MASTER_KEY")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let stdin = stdin.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let mut child = command.spawn().expect("ferriam runs");
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(input) = stdin {
+            // The command may refuse before reading: a closed pipe is not a failure here.
+            let _ = pipe.write_all(input.as_bytes());
+        }
+        drop(pipe);
+        let out = child.wait_with_output().expect("ferriam finishes");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("join")
+}
+
+/// [`run_ferriam_with`] with nothing added to the environment.
+pub async fn run_ferriam(server: &TestServer, args: &[&str], stdin: Option<&str>) -> Run {
+    run_ferriam_with(server, args, stdin, &[]).await
+}

@@ -248,7 +248,7 @@ on_both_databases!(ps256_keys_from_the_command_line, ps256_keys_on);
 async fn ps256_keys_on(server: &TestServer) {
     server.create_user("ada").await;
     let rotated =
-        crate::client_cli::run_ferriam(server, &["key", "rotate", "--alg", "PS256"], None).await;
+        crate::harness::run_ferriam(server, &["key", "rotate", "--alg", "PS256"], None).await;
     assert_eq!(rotated.code, 0, "{}", rotated.stderr);
     let record = rotated.json();
     assert_eq!(record["alg"], "PS256");

@@ -2,13 +2,9 @@
 //! server's database: the printed redirect URI, the secret never printed and sealed under
 //! `FERRIAM_MASTER_KEY`, and the refusals (exit 1) and usage errors (exit 2).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use base64::Engine;
 use serde_json::Value;
 
-use crate::client_cli::Run;
 use crate::harness::*;
 use crate::on_both_databases;
 
@@ -18,41 +14,13 @@ const MASTER_KEY: [u8; 32] = [9; 32];
 /// Runs `ferriam idp ARGS` against the server's database with the server's issuer (and the
 /// master key when `sealed`).
 async fn idp(server: &TestServer, args: &[&str], stdin: Option<&str>, sealed: bool) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ferriam"));
-    command
-        .arg("idp")
-        .args(args)
-        .arg("--database-url")
-        .arg(&server.database_url)
-        .env("FERRIAM_ISSUER", &server.issuer)
-        .env_remove("FERRIAM_MASTER_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let args: Vec<&str> = [&["idp"][..], args].concat();
+    let master_key = base64::engine::general_purpose::STANDARD.encode(MASTER_KEY);
+    let mut env = vec![("FERRIAM_ISSUER", server.issuer.as_str())];
     if sealed {
-        command.env(
-            "FERRIAM_MASTER_KEY",
-            base64::engine::general_purpose::STANDARD.encode(MASTER_KEY),
-        );
+        env.push(("FERRIAM_MASTER_KEY", master_key.as_str()));
     }
-    let stdin = stdin.map(str::to_owned);
-    tokio::task::spawn_blocking(move || {
-        let mut child = command.spawn().expect("ferriam runs");
-        let mut pipe = child.stdin.take().expect("stdin");
-        if let Some(input) = stdin {
-            // The command may refuse before reading: a closed pipe is not a failure here.
-            let _ = pipe.write_all(input.as_bytes());
-        }
-        drop(pipe);
-        let out = child.wait_with_output().expect("ferriam finishes");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .expect("join")
+    run_ferriam_with(server, &args, stdin, &env).await
 }
 
 /// `idp add` for `name` at `issuer`, with extra flags.
@@ -266,7 +234,7 @@ async fn user_show_lists_links_on(server: &TestServer) {
         })
         .await
         .unwrap();
-    let shown = crate::client_cli::run_ferriam(server, &["user", "show", "linked-ann"], None).await;
+    let shown = run_ferriam(server, &["user", "show", "linked-ann"], None).await;
     assert_eq!(shown.code, 0, "{}", shown.stderr);
     assert_eq!(
         shown.json()["links"],
@@ -274,7 +242,7 @@ async fn user_show_lists_links_on(server: &TestServer) {
             {"idp": "corp", "issuer": "https://corp.example", "sub": "upstream-sub-1"}
         ])
     );
-    let plain = crate::client_cli::run_ferriam(server, &["user", "show", "plain-bob"], None).await;
+    let plain = run_ferriam(server, &["user", "show", "plain-bob"], None).await;
     assert_eq!(plain.code, 0, "{}", plain.stderr);
     assert!(
         plain.json().get("links").is_none(),

@@ -72,27 +72,10 @@ async fn cli_lists_and_ends_sessions(server: &TestServer) {
 
 on_both_databases!(cli_sessions, cli_lists_and_ends_sessions);
 
-/// Runs the `ferriam` binary on the test server's database: exit status, stdout, stderr.
-fn ferriam(database_url: &str, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferriam"))
-        .arg("--database-url")
-        .arg(database_url)
-        .args(args)
-        .output()
-        .expect("ferriam runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// `ferriam user sessions` and `ferriam user logout` as a separate process on the database of
 /// a running server, which then sends the back-channel notification the command queued.
 async fn the_commands_on_a_running_server(db: Db) {
-    let mut database_url = String::new();
-    let Some(server) = TestServer::start_with(db, |c| database_url = c.database_url.clone()).await
-    else {
+    let Some(server) = TestServer::start(db).await else {
         return;
     };
     let sub = server.create_user("ada").await;
@@ -106,25 +89,30 @@ async fn the_commands_on_a_running_server(db: Db) {
         .code(&browser, &app.id, "ada", &[("scope", "openid")])
         .await;
 
-    let (code, out, err) = ferriam(&database_url, &["user", "sessions", "ada"]);
+    let run = run_ferriam(&server, &["user", "sessions", "ada"], None).await;
+    let (code, out, err) = (run.code, run.stdout, run.stderr);
     assert_eq!(code, 0, "{err}");
     let sessions: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
     assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{out}");
     assert_eq!(sessions[0]["clients"], serde_json::json!([app.id]));
     let sid = sessions[0]["sid"].as_str().expect("sid").to_owned();
 
-    let (code, _, err) = ferriam(&database_url, &["user", "sessions", "nobody"]);
+    let run = run_ferriam(&server, &["user", "sessions", "nobody"], None).await;
+    let (code, _, err) = (run.code, run.stdout, run.stderr);
     assert_eq!(code, 1, "unknown user: {err}");
-    let (code, _, err) = ferriam(&database_url, &["user", "logout", "ada", "--sid", "nope"]);
+    let run = run_ferriam(&server, &["user", "logout", "ada", "--sid", "nope"], None).await;
+    let (code, _, err) = (run.code, run.stdout, run.stderr);
     assert_eq!(code, 1, "unknown sid: {err}");
     assert_signed_in(&silent(&server, &browser, &app.id).await);
 
-    let (code, _, err) = ferriam(&database_url, &["user", "logout", "ada", "--sid", &sid]);
+    let run = run_ferriam(&server, &["user", "logout", "ada", "--sid", &sid], None).await;
+    let (code, _, err) = (run.code, run.stdout, run.stderr);
     assert_eq!(code, 0, "{err}");
     let token = receiver.next_token(5).await;
     verify_logout_token(&server, &token, &app.id, &sub, &sid).await;
     assert_signed_out(&silent(&server, &browser, &app.id).await);
-    let (code, out, _) = ferriam(&database_url, &["user", "sessions", "ada"]);
+    let run = run_ferriam(&server, &["user", "sessions", "ada"], None).await;
+    let (code, out, _) = (run.code, run.stdout, run.stderr);
     assert_eq!((code, out.trim()), (0, "[]"));
     server.stop().await;
 }
