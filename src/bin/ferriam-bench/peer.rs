@@ -239,10 +239,8 @@ impl Peer {
         Ok(())
     }
 
-    /// Finds the userinfo endpoint in the discovery document and checks that it answers the
-    /// first minted token with the account's claims.
-    async fn check_userinfo(&self, tokens: Vec<String>) -> Result<PeerUserinfo> {
-        let http = crate::http::client()?;
+    /// The URL the peer's discovery document gives for `field`.
+    async fn endpoint(&self, http: &reqwest::Client, field: &str) -> Result<String> {
         let discovery: serde_json::Value = http
             .get(format!("{}/.well-known/openid-configuration", self.issuer))
             .send()
@@ -250,10 +248,17 @@ impl Peer {
             .error_for_status()?
             .json()
             .await?;
-        let url = discovery["userinfo_endpoint"]
+        discovery[field]
             .as_str()
-            .ok_or_else(|| anyhow!("the peer's discovery document has no userinfo_endpoint"))?
-            .to_owned();
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("the peer's discovery document has no {field}"))
+    }
+
+    /// Finds the userinfo endpoint in the discovery document and checks that it answers the
+    /// first minted token with the account's claims.
+    async fn check_userinfo(&self, tokens: Vec<String>) -> Result<PeerUserinfo> {
+        let http = crate::http::client()?;
+        let url = self.endpoint(&http, "userinfo_endpoint").await?;
         let token = tokens
             .first()
             .ok_or_else(|| anyhow!("the peer minted no userinfo token"))?;
@@ -270,17 +275,7 @@ impl Peer {
     /// RS256 client, as a resource server, gets the first minted token introspected as active.
     async fn check_introspection(&self, tokens: Vec<String>) -> Result<PeerUserinfo> {
         let http = crate::http::client()?;
-        let discovery: serde_json::Value = http
-            .get(format!("{}/.well-known/openid-configuration", self.issuer))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let url = discovery["introspection_endpoint"]
-            .as_str()
-            .ok_or_else(|| anyhow!("the peer's discovery document has no introspection_endpoint"))?
-            .to_owned();
+        let url = self.endpoint(&http, "introspection_endpoint").await?;
         let token = tokens
             .first()
             .ok_or_else(|| anyhow!("the peer minted no access token"))?;

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use crate::driver::{Outcome, Step};
 use crate::http::{self, read_ok};
 use crate::limits::LimitKind;
-use crate::workloads::{post_token, AccessTokens, OneBodyEach, Plan, Workload};
+use crate::workloads::{form_request, post_token, AccessTokens, OneBodyEach, Plan, Workload};
 use crate::wrk::{WrkBody, WrkRequest};
 
 /// The name of Ferriam's introspection workload.
@@ -118,23 +118,6 @@ impl Workload for Introspect {
                 }) as Box<dyn Step>
             })
             .collect())
-    }
-}
-
-/// A form POST with the client's `Authorization` header, for wrk.
-fn form_request(url: &str, authorization: &str, body: WrkBody, expect: &'static str) -> WrkRequest {
-    WrkRequest {
-        method: "POST",
-        url: url.to_owned(),
-        headers: vec![
-            ("Authorization".into(), authorization.to_owned()),
-            (
-                "Content-Type".into(),
-                "application/x-www-form-urlencoded".into(),
-            ),
-        ],
-        body,
-        expect,
     }
 }
 

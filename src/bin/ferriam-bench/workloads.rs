@@ -167,7 +167,7 @@ impl Workload for ClientCredentials {
         let body = WrkBody::Fixed(CLIENT_CREDENTIALS_BODY.into());
         Ok(Some(WrkRequest {
             expect: "",
-            ..token_request(&self.token_url, &self.authorization, body)
+            ..form_request(&self.token_url, &self.authorization, body, ID_TOKEN_MARK)
         }))
     }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
@@ -254,10 +254,11 @@ impl Workload for CodeExchange {
         Some((LimitKind::Rs256, 2.0))
     }
     async fn wrk_request(&self, plan: &Plan) -> Result<Option<WrkRequest>> {
-        Ok(Some(token_request(
+        Ok(Some(form_request(
             &self.token_url,
             &self.authorization,
             WrkBody::EachOnce(self.bodies(plan).await?),
+            ID_TOKEN_MARK,
         )))
     }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
@@ -278,8 +279,14 @@ impl Workload for CodeExchange {
     }
 }
 
-/// A POST to the token endpoint for wrk, each fed answer checked for an ID token.
-fn token_request(url: &str, authorization: &str, body: WrkBody) -> WrkRequest {
+/// A form POST with the client's `Authorization` header for wrk, each answer checked for
+/// `expect` (empty: any 200).
+pub fn form_request(
+    url: &str,
+    authorization: &str,
+    body: WrkBody,
+    expect: &'static str,
+) -> WrkRequest {
     WrkRequest {
         method: "POST",
         url: url.to_owned(),
@@ -291,7 +298,7 @@ fn token_request(url: &str, authorization: &str, body: WrkBody) -> WrkRequest {
             ),
         ],
         body,
-        expect: ID_TOKEN_MARK,
+        expect,
     }
 }
 
@@ -362,10 +369,11 @@ impl Workload for Refresh {
             prefix: REFRESH_PREFIX.to_owned(),
             tokens: self.chains(&plan).await?,
         };
-        Ok(Some(token_request(
+        Ok(Some(form_request(
             &self.token_url,
             &self.authorization,
             body,
+            ID_TOKEN_MARK,
         )))
     }
     async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
