@@ -302,3 +302,49 @@ async fn updates_reach_the_running_server_on(server: &TestServer) {
     );
     assert_eq!(stored.name, "Renamed");
 }
+
+on_both_databases!(
+    switching_to_client_secret_jwt_needs_a_new_secret,
+    switching_to_client_secret_jwt_needs_a_new_secret_on
+);
+
+/// Only a hash of a generated secret is kept, but HMAC assertions need the secret itself:
+/// `client update` to client_secret_jwt is refused unless a new secret comes with it.
+async fn switching_to_client_secret_jwt_needs_a_new_secret_on(server: &TestServer) {
+    let created = client_cmd(server, &SERVICE, None).await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let id = created.json()["client_id"].as_str().unwrap().to_owned();
+    let switch = [
+        "update",
+        &id,
+        "--token-endpoint-auth-method",
+        "client_secret_jwt",
+    ];
+    client_cmd(server, &switch, None)
+        .await
+        .assert_refused("--client-secret-stdin");
+    let unchanged = server.store.client(&id).await.unwrap().expect("stored");
+    assert_eq!(
+        unchanged.client.token_endpoint_auth_method.as_str(),
+        "client_secret_basic"
+    );
+    assert!(unchanged.sealed_secret.is_none());
+
+    let with_secret: Vec<&str> = switch
+        .iter()
+        .copied()
+        .chain(["--client-secret-stdin"])
+        .collect();
+    let secret = "a-new-secret-of-at-least-32-characters";
+    let switched = client_cmd(server, &with_secret, Some(&format!("{secret}\n"))).await;
+    assert_eq!(switched.code, 0, "{}", switched.stderr);
+    let stored = server.store.client(&id).await.unwrap().expect("stored");
+    assert_eq!(
+        stored.client.token_endpoint_auth_method.as_str(),
+        "client_secret_jwt"
+    );
+    assert!(
+        stored.sealed_secret.is_some(),
+        "the new secret is kept for HMAC"
+    );
+}
