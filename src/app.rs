@@ -34,6 +34,8 @@ pub struct AppState {
     pub clients: Arc<ClientCache>,
     /// Upstream identity providers, refreshed within a second of any change.
     pub upstreams: Arc<crate::federation::registry::UpstreamRegistry>,
+    /// Upstream metadata and the guarded HTTP client for signing in through upstreams.
+    pub federation: Arc<crate::federation::RelyingParty>,
     /// Clients' public keys fetched from their `jwks_uri`, for `private_key_jwt`.
     pub client_keys: Arc<crate::client_keys::ClientKeys>,
     /// What this node last read of the client-authentication throttling counters.
@@ -84,6 +86,14 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/signin/consent",
             get(web::signin::consent_page).post(web::signin::consent_submit),
+        )
+        .route(
+            "/federation/start",
+            axum::routing::post(web::federation::start),
+        )
+        .route(
+            "/federation/{name}/callback",
+            get(web::federation::callback),
         )
         // CORS for browser apps on these only (web::cors; RFC 9700 §2.6).
         .route(

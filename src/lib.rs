@@ -145,6 +145,10 @@ impl Server {
             clock: clock.clone(),
             clients: Arc::new(clients::ClientCache::default()),
             upstreams: Arc::new(federation::registry::UpstreamRegistry::default()),
+            federation: Arc::new(federation::RelyingParty {
+                discovery: Default::default(),
+                http: federation::http::Outbound::new(outbound::Policy::for_issuer(&issuer)),
+            }),
             client_keys: Arc::new(client_keys::ClientKeys::new(
                 outbound::Policy::for_issuer(&issuer),
                 Duration::from_secs(config.client_jwks_cache_ttl),

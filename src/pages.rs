@@ -133,4 +133,21 @@ impl Pages {
             None,
         )
     }
+
+    /// An error page with a "Back to sign-in" link to `back` (a path on this server), for a
+    /// failed step the user can retry another way.
+    pub fn error_with_back(
+        &self,
+        status: StatusCode,
+        error: &str,
+        message: &str,
+        back: &str,
+    ) -> Response {
+        self.render(
+            status,
+            "error.html",
+            minijinja::context! { error, message, back },
+            None,
+        )
+    }
 }

@@ -34,6 +34,10 @@ pub enum IdpCommand {
         /// An email domain whose users sign in through this upstream (repeatable).
         #[arg(long = "domain")]
         domains: Vec<String>,
+        /// Which upstream claim fills an account field on provisioning, as FIELD=CLAIM
+        /// (repeatable; fields: username, email, given_name, family_name, phone, groups).
+        #[arg(long = "claim")]
+        claims: Vec<String>,
     },
     /// List upstreams.
     List,
@@ -52,6 +56,7 @@ fn idp_json(upstream: &Upstream, issuer: &str) -> Value {
         "client_id": upstream.client_id,
         "scopes": upstream.scopes,
         "domains": upstream.domains,
+        "claims": upstream.claims,
         "redirect_uri": redirect_uri(issuer, &upstream.name),
         "created_at": upstream.created_at,
     })
@@ -73,6 +78,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, cmd: IdpCommand, config: &Co
             client_id,
             scopes,
             domains,
+            claims,
             ..
         } => {
             rules::validate_name(&name)?;
@@ -98,6 +104,10 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, cmd: IdpCommand, config: &Co
                     return Err(format!("--domain {d} already routes to {}", other.name).into());
                 }
             }
+            let claims = claims
+                .iter()
+                .map(|c| rules::parse_claim_mapping(c))
+                .collect::<Result<_, _>>()?;
             let secret = read_password_stdin()?;
             let upstream = Upstream {
                 client_secret: federation::seal_secret(&name, &secret)?,
@@ -107,6 +117,7 @@ pub async fn run(store: &std::sync::Arc<dyn Store>, cmd: IdpCommand, config: &Co
                 client_id,
                 scopes,
                 domains,
+                claims,
                 created_at: now(),
             };
             store.create_upstream(&upstream).await?;

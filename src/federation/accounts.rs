@@ -5,6 +5,11 @@
 //! a different account (SECURITY.md R46; an upstream may assert any address, verified or
 //! not). A disabled account cannot sign in through an upstream either.
 
+use std::collections::BTreeMap;
+
+use ferriam_protocol::upstream::claim_for;
+use serde_json::{Map, Value};
+
 use crate::store::{Profile, Store, StoreError, StoreResult, Upstream, UpstreamLink, User};
 use crate::tokens::opaque;
 
@@ -19,6 +24,54 @@ pub struct UpstreamClaims {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub phone_number: Option<String>,
+    /// The upstream's groups (or roles), kept in the account's `groups` attribute.
+    pub groups: Vec<String>,
+}
+
+impl UpstreamClaims {
+    /// The account fields from a validated token's claims (`raw`), each read from the claim
+    /// `mapping` names for it or from its default claim. `email_verified` counts only for an
+    /// address from the standard `email` claim, whose verification it describes.
+    pub fn mapped(
+        subject: &str,
+        raw: &Map<String, Value>,
+        mapping: &BTreeMap<String, String>,
+    ) -> Self {
+        let text = |field: &str| raw.get(claim_for(mapping, field)).and_then(text_value);
+        let email = text("email");
+        let email_verified = email.is_some()
+            && claim_for(mapping, "email") == "email"
+            && match raw.get("email_verified") {
+                Some(Value::Bool(b)) => *b,
+                // Some providers send the boolean as a string.
+                Some(Value::String(s)) => s == "true",
+                _ => false,
+            };
+        let groups = match raw.get(claim_for(mapping, "groups")) {
+            Some(Value::Array(items)) => items.iter().filter_map(text_value).collect(),
+            Some(one) => text_value(one).into_iter().collect(),
+            None => Vec::new(),
+        };
+        Self {
+            subject: subject.to_owned(),
+            preferred_username: text("username"),
+            email,
+            email_verified,
+            given_name: text("given_name"),
+            family_name: text("family_name"),
+            phone_number: text("phone"),
+            groups,
+        }
+    }
+}
+
+/// A claim's value as text: a non-empty string, or a number.
+fn text_value(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// How an upstream user's sign-in resolved to a local account.
@@ -102,6 +155,10 @@ async fn provision(store: &dyn Store, claims: &UpstreamClaims, now: i64) -> Stor
             given_name: claims.given_name.clone(),
             family_name: claims.family_name.clone(),
             phone_number: claims.phone_number.clone(),
+            attributes: (!claims.groups.is_empty())
+                .then(|| ("groups".to_owned(), claims.groups.join(",")))
+                .into_iter()
+                .collect(),
             ..Default::default()
         },
         created_at: now,
@@ -136,6 +193,7 @@ mod tests {
             client_secret: "s".into(),
             scopes: vec![],
             domains: vec![],
+            claims: Default::default(),
             created_at: 1,
         }
     }
@@ -149,6 +207,7 @@ mod tests {
             given_name: Some("Ann".into()),
             family_name: Some("Smith".into()),
             phone_number: Some("+15550100".into()),
+            groups: vec!["staff".into(), "eng".into()],
         }
     }
 
@@ -157,6 +216,41 @@ mod tests {
             Account::Active(user) => *user,
             Account::Disabled => panic!("disabled"),
         }
+    }
+
+    #[test]
+    fn claims_follow_the_mapping() {
+        let raw = serde_json::json!({
+            "sub": "s-1", "preferred_username": "ann", "upn": "ann@corp.example",
+            "email": "a@corp.example", "email_verified": "true", "roles": ["admin", 7],
+            "groups": "staff", "given_name": "  ", "phone_number": 5550100,
+        });
+        let raw = raw.as_object().unwrap();
+        let plain = UpstreamClaims::mapped("s-1", raw, &BTreeMap::new());
+        assert_eq!(plain.preferred_username.as_deref(), Some("ann"));
+        assert_eq!(plain.email.as_deref(), Some("a@corp.example"));
+        assert!(plain.email_verified);
+        assert_eq!(plain.groups, ["staff"]);
+        assert_eq!(plain.given_name, None, "blank is absent");
+        assert_eq!(plain.phone_number.as_deref(), Some("5550100"));
+
+        let mapping = [
+            ("username".to_owned(), "upn".to_owned()),
+            ("email".to_owned(), "upn".to_owned()),
+            ("groups".to_owned(), "roles".to_owned()),
+        ]
+        .into();
+        let mapped = UpstreamClaims::mapped("s-1", raw, &mapping);
+        assert_eq!(
+            mapped.preferred_username.as_deref(),
+            Some("ann@corp.example")
+        );
+        assert_eq!(mapped.email.as_deref(), Some("ann@corp.example"));
+        assert!(
+            !mapped.email_verified,
+            "email_verified is about the email claim, not upn"
+        );
+        assert_eq!(mapped.groups, ["admin", "7"]);
     }
 
     async fn provisions_and_links(store: Arc<dyn Store>) {
@@ -183,6 +277,10 @@ mod tests {
         assert_eq!(first.profile.email.as_deref(), Some("ann@corp.example"));
         assert_eq!(first.profile.family_name.as_deref(), Some("Smith"));
         assert_eq!(first.profile.phone_number.as_deref(), Some("+15550100"));
+        assert_eq!(
+            first.profile.attributes.get("groups").map(String::as_str),
+            Some("staff,eng")
+        );
         let links = store.links_of(&first.sub).await.unwrap();
         assert_eq!(links.len(), 1);
         assert_eq!(

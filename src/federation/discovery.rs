@@ -9,8 +9,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use openidconnect::core::CoreProviderMetadata;
-use openidconnect::IssuerUrl;
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
+    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
+use openidconnect::{AdditionalProviderMetadata, IssuerUrl, ProviderMetadata};
+use serde::{Deserialize, Serialize};
 
 use super::http::Outbound;
 use crate::store::Upstream;
@@ -27,10 +32,37 @@ pub enum DiscoveryError {
     Failed(String),
 }
 
+/// The metadata beyond OpenID Connect Discovery that the relying party reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Extra {
+    /// RFC 9207 §3: the upstream puts `iss` in its authorization responses, so a response
+    /// without it, or with another issuer's, is refused (mix-up defence).
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for Extra {}
+
+/// An upstream's discovery document.
+pub type Metadata = ProviderMetadata<
+    Extra,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
 struct Entry {
     issuer: String,
     fetched_at: i64,
-    metadata: Arc<CoreProviderMetadata>,
+    metadata: Arc<Metadata>,
 }
 
 /// Every upstream's metadata this node has fetched, by upstream name.
@@ -47,7 +79,7 @@ impl Discovery {
         http: &Outbound,
         upstream: &Upstream,
         now: i64,
-    ) -> Result<Arc<CoreProviderMetadata>, DiscoveryError> {
+    ) -> Result<Arc<Metadata>, DiscoveryError> {
         if let Some(entry) = self
             .entries
             .read()
@@ -66,10 +98,10 @@ impl Discovery {
         http: &Outbound,
         upstream: &Upstream,
         now: i64,
-    ) -> Result<Arc<CoreProviderMetadata>, DiscoveryError> {
+    ) -> Result<Arc<Metadata>, DiscoveryError> {
         let issuer = IssuerUrl::new(upstream.issuer.clone())
             .map_err(|e| DiscoveryError::BadIssuer(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, http)
+        let metadata = Metadata::discover_async(issuer, http)
             .await
             .map_err(|e| DiscoveryError::Failed(describe(&e)))?;
         let metadata = Arc::new(metadata);

@@ -7,10 +7,16 @@
 //! `none` and the HMAC algorithms (keyed with the client secret, which the upstream shares)
 //! are refused.
 
-use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
-use openidconnect::{
-    ClaimsVerificationError, ClientId, IssuerUrl, Nonce, SignatureVerificationError,
+use openidconnect::core::{
+    CoreGenderClaim, CoreIdTokenVerifier, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
 };
+use openidconnect::{
+    AdditionalClaims, ClaimsVerificationError, ClientId, IdToken, IssuerUrl, Nonce,
+    SignatureVerificationError,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::accounts::UpstreamClaims;
 use super::discovery::Discovery;
@@ -46,12 +52,33 @@ pub enum IdTokenError {
     Keys(String),
 }
 
+/// The claims beyond the standard ones (`groups`, or whatever an upstream's claim mapping
+/// names), kept so that every claim of a token or userinfo answer can be read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OtherClaims {
+    #[serde(flatten)]
+    pub claims: Map<String, Value>,
+}
+
+impl AdditionalClaims for OtherClaims {}
+
+/// An upstream's ID token, with all its claims.
+type UpstreamIdToken = IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
 /// What a valid ID token says about the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
+    /// The account fields, read under the upstream's claim mapping.
     pub claims: UpstreamClaims,
     /// The upstream's `amr`, if it sent one.
     pub amr: Vec<String>,
+    /// Every claim of the token (and, after [`super::leg::redeem`], of the userinfo answer).
+    pub raw: Map<String, Value>,
 }
 
 /// Validates `id_token`, issued by `upstream` for the sign-in that sent `nonce`.
@@ -63,7 +90,7 @@ pub async fn verify(
     nonce: &str,
     now: i64,
 ) -> Result<Verified, IdTokenError> {
-    let token: CoreIdToken = id_token
+    let token: UpstreamIdToken = id_token
         .parse()
         .map_err(|e: serde_json::Error| IdTokenError::Malformed(e.to_string()))?;
     let metadata = discovery
@@ -86,7 +113,7 @@ pub async fn verify(
 const NO_MATCHING_KEY: &str = "no matching key";
 
 fn check(
-    token: &CoreIdToken,
+    token: &UpstreamIdToken,
     upstream: &Upstream,
     jwks: openidconnect::core::CoreJsonWebKeySet,
     nonce: &str,
@@ -113,26 +140,21 @@ fn check(
     if claims.issue_time().timestamp() > now + IAT_LEEWAY {
         return Err(IdTokenError::IssuedInFuture);
     }
+    let raw = match serde_json::to_value(claims) {
+        Ok(Value::Object(map)) => map,
+        _ => {
+            return Err(IdTokenError::Malformed(
+                "the claims are not an object".into(),
+            ))
+        }
+    };
     Ok(Verified {
-        claims: UpstreamClaims {
-            subject: claims.subject().as_str().to_owned(),
-            preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),
-            email: claims.email().map(|e| e.as_str().to_owned()),
-            email_verified: claims.email_verified().unwrap_or(false),
-            given_name: claims
-                .given_name()
-                .and_then(|c| c.get(None))
-                .map(|n| n.as_str().to_owned()),
-            family_name: claims
-                .family_name()
-                .and_then(|c| c.get(None))
-                .map(|n| n.as_str().to_owned()),
-            phone_number: claims.phone_number().map(|p| p.as_str().to_owned()),
-        },
+        claims: UpstreamClaims::mapped(claims.subject().as_str(), &raw, &upstream.claims),
         amr: claims
             .auth_method_refs()
             .map(|list| list.iter().map(|m| m.as_str().to_owned()).collect())
             .unwrap_or_default(),
+        raw,
     })
 }
 

@@ -4,16 +4,18 @@
 //! client_secret_basic and the PKCE verifier, ending in a validated ID token and, when the
 //! upstream has a userinfo endpoint, its answer for the same `sub`.
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreUserInfoClaims};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, SubjectIdentifier, TokenResponse,
+    PkceCodeVerifier, RedirectUrl, Scope, SubjectIdentifier, TokenResponse, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::accounts::UpstreamClaims;
 use super::discovery::Discovery;
 use super::http::Outbound;
-use super::id_token::{self, Verified};
+use super::id_token::{self, OtherClaims, Verified};
 use crate::store::Upstream;
 use crate::tokens::opaque;
 
@@ -56,8 +58,13 @@ pub struct Party<'a> {
 }
 
 /// The URL to send the browser to at the upstream, and the leg to keep. `openid` is always
-/// asked for, with the upstream's registered scopes.
-pub async fn authorization_url(party: Party<'_>, now: i64) -> Result<(String, Leg), LegError> {
+/// asked for, with the upstream's registered scopes; `login_hint` passes on the identifier
+/// the user typed (OpenID Connect Core §3.1.2.1).
+pub async fn authorization_url(
+    party: Party<'_>,
+    now: i64,
+    login_hint: Option<&str>,
+) -> Result<(String, Leg), LegError> {
     let Party {
         discovery,
         http,
@@ -86,6 +93,9 @@ pub async fn authorization_url(party: Party<'_>, now: i64) -> Result<(String, Le
         .set_pkce_challenge(challenge);
     for scope in &upstream.scopes {
         request = request.add_scope(Scope::new(scope.clone()));
+    }
+    if let Some(hint) = login_hint {
+        request = request.add_extra_param("login_hint", hint);
     }
     let (url, _, _) = request.url();
     Ok((
@@ -145,7 +155,7 @@ pub async fn redeem(
     if metadata.userinfo_endpoint().is_some() {
         // OpenID Connect Core §5.3.2: the userinfo `sub` must be the ID token's, or the
         // answer is not about this user; the crate refuses one that differs.
-        let info: CoreUserInfoClaims = client
+        let info: UserInfoClaims<OtherClaims, CoreGenderClaim> = client
             .user_info(
                 openidconnect::OAuth2TokenResponse::access_token(&response).clone(),
                 Some(SubjectIdentifier::new(verified.claims.subject.clone())),
@@ -154,34 +164,15 @@ pub async fn redeem(
             .request_async(http)
             .await
             .map_err(|e| LegError::UserInfo(e.to_string()))?;
-        fill_from_userinfo(&mut verified, &info);
+        // Claims the ID token left out are taken from the userinfo answer; the ID token's,
+        // signed, win where both have one.
+        if let Ok(Value::Object(extra)) = serde_json::to_value(&info) {
+            for (name, value) in extra {
+                verified.raw.entry(name).or_insert(value);
+            }
+        }
+        verified.claims =
+            UpstreamClaims::mapped(&verified.claims.subject, &verified.raw, &upstream.claims);
     }
     Ok(verified)
-}
-
-/// Claims the ID token left out, taken from the userinfo answer.
-fn fill_from_userinfo(verified: &mut Verified, info: &CoreUserInfoClaims) {
-    let c = &mut verified.claims;
-    if c.preferred_username.is_none() {
-        c.preferred_username = info.preferred_username().map(|u| u.as_str().to_owned());
-    }
-    if c.email.is_none() {
-        c.email = info.email().map(|e| e.as_str().to_owned());
-        c.email_verified = c.email.is_some() && info.email_verified().unwrap_or(false);
-    }
-    if c.given_name.is_none() {
-        c.given_name = info
-            .given_name()
-            .and_then(|n| n.get(None))
-            .map(|n| n.as_str().to_owned());
-    }
-    if c.family_name.is_none() {
-        c.family_name = info
-            .family_name()
-            .and_then(|n| n.get(None))
-            .map(|n| n.as_str().to_owned());
-    }
-    if c.phone_number.is_none() {
-        c.phone_number = info.phone_number().map(|p| p.as_str().to_owned());
-    }
 }

@@ -1,13 +1,12 @@
 //! Upstream identity providers: Ferriam as the relying party of other OpenID providers, so
 //! users can sign in with their company account beside the local one.
 //!
-//! So far this holds the registrations every node keeps in memory (`registry`), the opening
-//! of their sealed client secrets, the guarded HTTP client for upstream requests (`http`) and
-//! the cached upstream metadata and keys (`discovery`) and the accounts of upstream users
-//! (`accounts`), the validation of their ID tokens (`id_token`) and the upstream leg of a
-//! sign-in (`leg`: the authorization request with state, nonce and PKCE, the code's
-//! redemption). The web side (the callback route, the sign-in page's buttons, identifier-first
-//! routing) is not built yet.
+//! This holds the registrations every node keeps in memory (`registry`), the opening of their
+//! sealed client secrets, the guarded HTTP client for upstream requests (`http`), the cached
+//! upstream metadata and keys (`discovery`), the accounts of upstream users (`accounts`), the
+//! validation of their ID tokens (`id_token`) and the upstream leg of a sign-in (`leg`: the
+//! authorization request with state, nonce and PKCE, the code's redemption). The sign-in
+//! side (the choice, identifier-first routing, the callback) is `crate::signin::upstream`.
 
 pub mod accounts;
 pub mod discovery;
@@ -17,6 +16,12 @@ pub mod leg;
 pub mod registry;
 
 use crate::tokens::sealing::{self, SealError};
+
+/// What Ferriam needs as the relying party of its upstreams, shared by every request.
+pub struct RelyingParty {
+    pub discovery: discovery::Discovery,
+    pub http: http::Outbound,
+}
 
 /// What an upstream's sealed client secret is bound to (the AEAD's associated data), so a
 /// sealed value copied to another upstream's row does not open.

@@ -74,6 +74,7 @@ mod tests {
             client_secret: "s".into(),
             scopes: vec![],
             domains: vec![domain.into()],
+            claims: Default::default(),
             created_at: 1,
         }
     }

@@ -60,8 +60,8 @@ pub async fn end_user_sessions(
     Ok(Some(ended))
 }
 
-/// The JSON of `ferriam user sessions`: `[{"sid", "created_at", "expires_at", "amr",
-/// "clients"}]`.
+/// The JSON of `ferriam user sessions`: `[{"sid", "created_at", "expires_at", "amr", "idp",
+/// "clients"}]` (`idp` is null for the local form).
 pub fn sessions_json(sessions: &[SessionSummary]) -> serde_json::Value {
     sessions
         .iter()
@@ -71,6 +71,7 @@ pub fn sessions_json(sessions: &[SessionSummary]) -> serde_json::Value {
                 "created_at": s.created_at,
                 "expires_at": s.expires_at,
                 "amr": s.amr,
+                "idp": s.idp,
                 "clients": s.clients,
             })
         })

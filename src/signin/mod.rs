@@ -7,8 +7,10 @@
 //! the browser stops another browser from completing someone else's request (the ORY Hydra
 //! PR #770 session-fixation lesson).
 
+pub mod completion;
 mod cookies;
 mod front_channel;
+pub mod upstream;
 
 pub use cookies::{BROWSER_COOKIE, SESSION_COOKIE};
 
@@ -123,6 +125,7 @@ async fn try_begin(
         amr: Vec::new(),
         sid: String::new(),
         expires_at: now + state.config.interaction_ttl as i64,
+        upstream: None,
     };
     let page = match usable {
         Some(s) => {
@@ -140,7 +143,17 @@ async fn try_begin(
         .store
         .save_interaction(&opaque::hash(&id), &interaction)
         .await?;
-    let mut response = see_other(&format!("/signin/{page}?interaction={id}"));
+    // `idp_hint`, or a `login_hint` at a routed domain, skips the choice.
+    let straight_to = (page == "login")
+        .then(|| upstream::for_request(state, &interaction))
+        .flatten();
+    let mut response = match straight_to {
+        Some(corp) => {
+            let hint = interaction.request.login_hint.clone();
+            upstream::start(state, &id, interaction, &corp, hint.as_deref()).await?
+        }
+        None => see_other(&format!("/signin/{page}?interaction={id}")),
+    };
     if new_browser {
         cookies::set(
             &mut response,
@@ -232,14 +245,7 @@ pub async fn load_interaction(
         Ok(None) => return Err(expired()),
         Err(e) => return Err(internal_error(state, e.into())),
     };
-    let browser = cookie(headers, BROWSER_COOKIE)
-        .map(opaque::hash)
-        .unwrap_or_default();
-    if !bool::from(
-        browser
-            .as_bytes()
-            .ct_eq(interaction.browser_hash.as_bytes()),
-    ) {
+    if !same_browser(headers, &interaction.browser_hash) {
         return Err(expired());
     }
     if let Some(csrf) = csrf {
@@ -253,6 +259,14 @@ pub async fn load_interaction(
         }
     }
     Ok((id.to_owned(), interaction))
+}
+
+/// Whether the request comes from the browser whose cookie hashes to `browser_hash`.
+pub fn same_browser(headers: &HeaderMap, browser_hash: &str) -> bool {
+    let browser = cookie(headers, BROWSER_COOKIE)
+        .map(opaque::hash)
+        .unwrap_or_default();
+    bool::from(browser.as_bytes().ct_eq(browser_hash.as_bytes()))
 }
 
 /// Issues what the request's response type asks for (a code, tokens, or nothing for `none`)

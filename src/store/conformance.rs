@@ -264,8 +264,9 @@ async fn sessions_interactions_consents(store: &dyn Store) {
         sid: "sid".into(),
         sub: "u1".into(),
         auth_time: 10,
-        amr: vec!["pwd".into()],
+        amr: vec!["fed".into()],
         expires_at: 100,
+        idp: Some("corp".into()),
     };
     store.create_session("h1", &s).await.unwrap();
     assert_eq!(store.session("h1", 50).await.unwrap(), Some(s));
@@ -287,6 +288,74 @@ async fn sessions_interactions_consents(store: &dyn Store) {
         store.consent("u1", "c1").await.unwrap().as_deref(),
         Some("email openid")
     );
+}
+
+fn interaction(expires_at: i64) -> Interaction {
+    use ferriam_protocol::authorize::{AuthorizationRequest, Prompt, ResponseMode};
+    Interaction {
+        request: AuthorizationRequest {
+            client_id: "c1".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_explicit: true,
+            response_type: Default::default(),
+            response_mode: ResponseMode::Query,
+            scope: "openid".into(),
+            state: Some("s".into()),
+            nonce: None,
+            challenge: None,
+            prompt: Prompt::default(),
+            max_age: None,
+            login_hint: None,
+            idp_hint: Some("corp".into()),
+        },
+        browser_hash: "b".into(),
+        csrf_hash: "c".into(),
+        sub: None,
+        auth_time: 0,
+        amr: vec![],
+        sid: String::new(),
+        expires_at,
+        upstream: Some(UpstreamWait {
+            from: "i0".into(),
+            leg: crate::federation::leg::Leg {
+                upstream: "corp".into(),
+                state: "st".into(),
+                nonce: "n".into(),
+                pkce_verifier: "v".into(),
+            },
+        }),
+    }
+}
+
+/// Interactions round-trip, expire, and are taken once: of eight concurrent takes, one wins.
+async fn interactions(store: Arc<dyn Store>) {
+    let i = interaction(100);
+    store.save_interaction("i1", &i).await.unwrap();
+    assert_eq!(store.interaction("i1", 50).await.unwrap(), Some(i.clone()));
+    assert_eq!(store.interaction("i1", 100).await.unwrap(), None, "expired");
+    assert_eq!(
+        store.take_interaction("i1", 100).await.unwrap(),
+        None,
+        "expired"
+    );
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.take_interaction("i1", 50).await.unwrap() })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for task in tasks {
+        taken.extend(task.await.unwrap());
+    }
+    assert_eq!(taken, [i], "taken exactly once");
+    assert_eq!(store.interaction("i1", 50).await.unwrap(), None, "gone");
+    store
+        .save_interaction("i2", &interaction(100))
+        .await
+        .unwrap();
+    store.delete_interaction("i2").await.unwrap();
+    assert_eq!(store.take_interaction("i2", 50).await.unwrap(), None);
 }
 
 async fn codes(store: Arc<dyn Store>) {
@@ -711,6 +780,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     clients(store.as_ref()).await;
     keys(store.as_ref()).await;
     sessions_interactions_consents(store.as_ref()).await;
+    interactions(store.clone()).await;
     codes(store.clone()).await;
     refresh_tokens(store.as_ref()).await;
     refresh_read_and_rotated_at_once(store.as_ref()).await;

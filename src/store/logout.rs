@@ -13,6 +13,8 @@ pub struct SessionSummary {
     pub created_at: i64,
     pub expires_at: i64,
     pub amr: Vec<String>,
+    /// The upstream identity provider the session was signed in through, if any.
+    pub idp: Option<String>,
     /// The clients that received a code or tokens in this session, sorted.
     pub clients: Vec<String>,
 }
@@ -90,7 +92,7 @@ pub(super) mod sql {
          SELECT s.sid, $1, s.expires_at FROM sessions s WHERE s.sid = $2 \
          ON CONFLICT (sid, client_id) DO NOTHING";
     pub const USER_SESSIONS: &str = "SELECT s.sid, s.created_at, s.expires_at, s.amr, \
-         c.client_id FROM sessions s LEFT JOIN session_clients c ON c.sid = s.sid \
+         s.idp, c.client_id FROM sessions s LEFT JOIN session_clients c ON c.sid = s.sid \
          WHERE s.sub = $1 AND s.expires_at > $2 ORDER BY s.created_at, s.sid, c.client_id";
     pub const DELETE_SESSION_BY_SID: &str = "DELETE FROM sessions WHERE sid = $1 RETURNING sub";
     pub const DELETE_SESSION_CLIENTS: &str =
@@ -117,19 +119,28 @@ pub(super) mod sql {
          (SELECT sid, client_id FROM session_clients WHERE expires_at < $1 LIMIT $2)";
 }
 
-/// One row of `sql::USER_SESSIONS`: sid, created_at, expires_at, amr, and a client (if any).
-pub(super) type SessionRow = (String, i64, i64, Vec<String>, Option<String>);
+/// One row of `sql::USER_SESSIONS`: sid, created_at, expires_at, amr, idp, and a client (if
+/// any).
+pub(super) type SessionRow = (
+    String,
+    i64,
+    i64,
+    Vec<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// Groups the rows of `sql::USER_SESSIONS` (one per session and client) into sessions.
 pub(super) fn group_sessions(rows: Vec<SessionRow>) -> Vec<SessionSummary> {
     let mut sessions: Vec<SessionSummary> = Vec::new();
-    for (sid, created_at, expires_at, amr, client) in rows {
+    for (sid, created_at, expires_at, amr, idp, client) in rows {
         if sessions.last().is_none_or(|s| s.sid != sid) {
             sessions.push(SessionSummary {
                 sid,
                 created_at,
                 expires_at,
                 amr,
+                idp,
                 clients: Vec::new(),
             });
         }

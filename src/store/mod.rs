@@ -24,7 +24,7 @@ use ferriam_protocol::client::Client;
 pub use logout::{Delivery, EndedSession, LogoutStore, SessionSummary};
 pub use records::{
     CodeRecord, CodeRedemption, FailureCount, Interaction, KeyRecord, Profile, RefreshRecord,
-    Session, StoredClient, User,
+    Session, StoredClient, UpstreamWait, User,
 };
 pub use upstreams::{Upstream, UpstreamLink, UpstreamStore};
 
@@ -158,6 +158,9 @@ pub trait InteractionStore {
     async fn save_interaction(&self, id_hash: &str, interaction: &Interaction) -> StoreResult<()>;
     async fn interaction(&self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>>;
     async fn delete_interaction(&self, id_hash: &str) -> StoreResult<()>;
+    /// Reads and deletes an unexpired interaction at once: of two requests taking the same
+    /// one, only one gets it (the single-use state of an upstream sign-in).
+    async fn take_interaction(&self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>>;
 }
 
 #[async_trait]

@@ -381,6 +381,7 @@ impl SessionStore for PgStore {
             .bind(s.auth_time)
             .bind(to_json(&s.amr)?)
             .bind(s.expires_at)
+            .bind(&s.idp)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -431,6 +432,15 @@ impl InteractionStore for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn take_interaction(&self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>> {
+        let data: Option<String> = sqlx::query_scalar(sql::TAKE_INTERACTION)
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        data.map(|d| from_json(&d)).transpose()
     }
 }
 

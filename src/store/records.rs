@@ -98,6 +98,8 @@ pub struct Session {
     pub auth_time: i64,
     pub amr: Vec<String>,
     pub expires_at: i64,
+    /// The upstream identity provider the user signed in through; `None` for the local form.
+    pub idp: Option<String>,
 }
 
 /// An authorization request waiting for the user to sign in or consent, bound to one browser.
@@ -118,6 +120,19 @@ pub struct Interaction {
     #[serde(default)]
     pub sid: String,
     pub expires_at: i64,
+    /// Set on the copy stored under the hash of the `state` sent to an upstream, while the
+    /// user signs in there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamWait>,
+}
+
+/// What the callback of an upstream sign-in needs: where the user came from and the leg's
+/// single-use secrets. The interaction id itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamWait {
+    /// The hash of the id of the interaction the user left for the upstream.
+    pub from: String,
+    pub leg: crate::federation::leg::Leg,
 }
 
 /// An issued authorization code: what it is bound to and what it grants.

@@ -85,6 +85,7 @@ pub(super) fn session(row: &impl Columns) -> StoreResult<Session> {
         auth_time: row.column("auth_time")?,
         amr: row.json("amr")?,
         expires_at: row.column("expires_at")?,
+        idp: row.column("idp")?,
     })
 }
 

@@ -520,7 +520,7 @@ impl SessionStore for SqliteStore {
             execute(
                 c,
                 sql::INSERT_SESSION,
-                params![id_hash, s.sid, s.sub, s.auth_time, amr, s.expires_at],
+                params![id_hash, s.sid, s.sub, s.auth_time, amr, s.expires_at, s.idp],
             )
             .map(drop)
         })
@@ -564,6 +564,16 @@ impl InteractionStore for SqliteStore {
         let id_hash = id_hash.to_owned();
         self.run(move |c| execute(c, sql::DELETE_INTERACTION, [id_hash]).map(drop))
             .await
+    }
+
+    async fn take_interaction(&self, id_hash: &str, now: i64) -> StoreResult<Option<Interaction>> {
+        let id_hash = id_hash.to_owned();
+        self.run(move |c| {
+            first(c, sql::TAKE_INTERACTION, params![id_hash, now], |r| {
+                r.json("data")
+            })
+        })
+        .await
     }
 }
 

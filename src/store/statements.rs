@@ -93,8 +93,8 @@ pub const KEY_SET_VERSION: &str = "SELECT COUNT(*), CAST(COUNT(retired_at) AS BI
 
 /// A session begins when the user authenticates, so its `created_at` is its `auth_time`.
 pub const INSERT_SESSION: &str = "INSERT INTO sessions (id_hash, sid, sub, auth_time, amr, \
-     expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $4)";
-pub const SESSION: &str = "SELECT sid, sub, auth_time, amr, expires_at FROM sessions \
+     expires_at, idp, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $4)";
+pub const SESSION: &str = "SELECT sid, sub, auth_time, amr, expires_at, idp FROM sessions \
      WHERE id_hash = $1 AND expires_at > $2";
 pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";
 
@@ -104,6 +104,9 @@ pub const SAVE_INTERACTION: &str = "INSERT INTO interactions (id_hash, data, exp
 pub const INTERACTION: &str =
     "SELECT data FROM interactions WHERE id_hash = $1 AND expires_at > $2";
 pub const DELETE_INTERACTION: &str = "DELETE FROM interactions WHERE id_hash = $1";
+/// Reads and deletes in one statement, so two requests cannot both take it.
+pub const TAKE_INTERACTION: &str =
+    "DELETE FROM interactions WHERE id_hash = $1 AND expires_at > $2 RETURNING data";
 
 pub const CONSENT: &str = "SELECT scope FROM consents WHERE sub = $1 AND client_id = $2";
 pub const SAVE_CONSENT: &str = "INSERT INTO consents (sub, client_id, scope, updated_at) \

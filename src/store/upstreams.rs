@@ -1,6 +1,8 @@
 //! Upstream identity providers (`ferriam idp ...`) and the links from local accounts to
 //! their accounts: the records and the store trait, shared by both back ends.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +10,7 @@ use super::rows::Columns;
 use super::StoreResult;
 
 /// An OpenID provider users may sign in through, as registered with `ferriam idp add`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Upstream {
     /// The short name in the callback path, `/federation/NAME/callback`.
     pub name: String,
@@ -27,6 +29,10 @@ pub struct Upstream {
     /// Email domains routed to this upstream (identifier-first sign-in).
     #[serde(default)]
     pub domains: Vec<String>,
+    /// Which upstream claim fills which account field, where it is not the default one
+    /// (`ferriam_protocol::upstream::MAPPED_FIELDS`).
+    #[serde(default)]
+    pub claims: BTreeMap<String, String>,
     pub created_at: i64,
 }
 

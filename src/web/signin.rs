@@ -11,8 +11,9 @@ use ferriam_protocol::{ErrorCode, OAuthError};
 use super::extract::{Form, Query};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::signin::{self, SESSION_COOKIE};
-use crate::store::{Interaction, Session};
+use crate::signin::completion::{self, SignedIn};
+use crate::signin::{self, upstream};
+use crate::store::Interaction;
 use crate::tokens::opaque;
 
 fn bad_form(state: &AppState, e: OAuthError) -> Response {
@@ -32,7 +33,7 @@ async fn shown(
 }
 
 /// The interaction a form submits, with its CSRF token checked.
-async fn submitted(
+pub(super) async fn submitted(
     state: &AppState,
     headers: &HeaderMap,
     params: Result<Params, OAuthError>,
@@ -68,6 +69,13 @@ fn login_form(
     } else {
         StatusCode::OK
     };
+    // One "Continue with ..." button per upstream identity provider, beside the local form.
+    let upstreams: Vec<minijinja::Value> = state
+        .upstreams
+        .all()
+        .iter()
+        .map(|u| minijinja::context! { name => &u.name, display_name => &u.display_name })
+        .collect();
     state.pages.render(
         status,
         "login.html",
@@ -77,6 +85,7 @@ fn login_form(
             client_name,
             username,
             error,
+            upstreams,
         },
         None,
     )
@@ -120,10 +129,17 @@ async fn try_login(
     headers: &HeaderMap,
     params: &Params,
     id: &str,
-    mut interaction: Interaction,
+    interaction: Interaction,
 ) -> Result<Response, AppError> {
     let username = params.get("username").unwrap_or("");
     let password = params.get("password").unwrap_or("");
+    // Identifier-first: an address at a domain registered for an upstream, sent without a
+    // password, signs in there (DESIGN.md, "Upstreams").
+    if password.is_empty() {
+        if let Some(corp) = upstream::for_identifier(state, username) {
+            return upstream::start(state, id, interaction, &corp, Some(username)).await;
+        }
+    }
     let user = state
         .store
         .user_by_username(username)
@@ -165,46 +181,12 @@ async fn try_login(
         ));
     };
     state.store.clear_login_failures(&user.sub).await?;
-    // A new sign-in always makes a new session with a new id (Keycloak CVE-2023-6787).
-    if let Some(old) = crate::web::extract::cookie(headers, SESSION_COOKIE) {
-        state.store.delete_session(&opaque::hash(old)).await?;
-    }
-    let session_value = opaque::random_token();
-    let session = Session {
-        sid: opaque::random_token(),
-        sub: user.sub.clone(),
-        auth_time: now,
+    let signed_in = SignedIn {
+        sub: &user.sub,
         amr: vec!["pwd".to_owned()],
-        expires_at: now + state.config.session_ttl as i64,
+        idp: None,
     };
-    state
-        .store
-        .create_session(&opaque::hash(&session_value), &session)
-        .await?;
-    interaction.sub = Some(user.sub.clone());
-    interaction.auth_time = session.auth_time;
-    interaction.amr = session.amr.clone();
-    interaction.sid = session.sid.clone();
-    let mut response = if signin::needs_consent(state, &interaction.request, &user.sub).await? {
-        state
-            .store
-            .save_interaction(&opaque::hash(id), &interaction)
-            .await?;
-        signin::see_other(&format!("/signin/consent?interaction={id}"))
-    } else {
-        state.store.delete_interaction(&opaque::hash(id)).await?;
-        signin::finish(
-            state,
-            &interaction.request,
-            &user.sub,
-            session.auth_time,
-            &session.amr,
-            &session.sid,
-        )
-        .await?
-    };
-    signin::set_session_cookie(state, &mut response, &session_value);
-    Ok(response)
+    completion::complete(state, headers, id, interaction, signed_in).await
 }
 
 /// Human-readable descriptions of the standard scopes for the consent page.

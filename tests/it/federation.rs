@@ -1,8 +1,13 @@
-//! Upstream identity providers (issue 18). So far: their registration with `ferriam idp`
-//! the fetching of their metadata and keys, the validation of their ID tokens, and the
-//! upstream leg of a sign-in (authorization request and code redemption).
+//! Upstream identity providers: their registration with `ferriam idp`, the fetching of their
+//! metadata and keys, the validation of their ID tokens, the upstream leg of a sign-in, and
+//! whole federated sign-ins through a second Ferriam process, node-oidc-provider and a
+//! misbehaving upstream.
 
+mod callback;
 mod cli;
 mod discovery;
+mod fake;
 mod id_token;
 mod leg;
+mod second_ferriam;
+mod upstream_process;

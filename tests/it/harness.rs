@@ -792,6 +792,16 @@ pub async fn run_ferriam_with(
     stdin: Option<&str>,
     env: &[(&str, &str)],
 ) -> Run {
+    run_ferriam_on(&server.database_url, args, stdin, env).await
+}
+
+/// [`run_ferriam_with`] on the database at `database_url`.
+pub async fn run_ferriam_on(
+    database_url: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Run {
     use std::io::Write;
     use std::process::{Command, Stdio};
 
@@ -799,7 +809,7 @@ pub async fn run_ferriam_with(
     command
         .args(args)
         .arg("--database-url")
-        .arg(&server.database_url)
+        .arg(database_url)
         .env_remove("FERRIAM_MASTER_KEY")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())

@@ -72,6 +72,50 @@ pub fn callback_path(name: &str) -> String {
     format!("/federation/{name}/callback")
 }
 
+/// The account fields an upstream's claims fill on provisioning, each with the claim read
+/// by default; `ferriam idp add --claim FIELD=CLAIM` names another claim for one of them.
+pub const MAPPED_FIELDS: [(&str, &str); 6] = [
+    ("username", "preferred_username"),
+    ("email", "email"),
+    ("given_name", "given_name"),
+    ("family_name", "family_name"),
+    ("phone", "phone_number"),
+    ("groups", "groups"),
+];
+
+/// One `--claim FIELD=CLAIM` argument: a field of [`MAPPED_FIELDS`] and a claim name.
+pub fn parse_claim_mapping(arg: &str) -> Result<(String, String), String> {
+    let (field, claim) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("--claim {arg:?}: expected FIELD=CLAIM"))?;
+    if !MAPPED_FIELDS.iter().any(|(f, _)| *f == field) {
+        let fields: Vec<&str> = MAPPED_FIELDS.iter().map(|(f, _)| *f).collect();
+        return Err(format!(
+            "--claim {arg:?}: the field must be one of {}",
+            fields.join(", ")
+        ));
+    }
+    if claim.is_empty() || claim.len() > 100 || claim.chars().any(|c| c.is_whitespace()) {
+        return Err(format!(
+            "--claim {arg:?}: the claim must be 1 to 100 characters without spaces"
+        ));
+    }
+    Ok((field.to_owned(), claim.to_owned()))
+}
+
+/// The claim that fills `field` under `mapping` (the registered `--claim` values).
+pub fn claim_for<'a>(
+    mapping: &'a std::collections::BTreeMap<String, String>,
+    field: &'a str,
+) -> &'a str {
+    mapping.get(field).map(String::as_str).unwrap_or_else(|| {
+        MAPPED_FIELDS
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or(field, |(_, claim)| claim)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +164,18 @@ mod tests {
         for none in ["ann", "@corp.example", "ann@", "a@b@c"] {
             assert_eq!(identifier_domain(none), None, "{none}");
         }
+    }
+
+    #[test]
+    fn claim_mappings() {
+        let (field, claim) = parse_claim_mapping("username=upn").unwrap();
+        assert_eq!((field.as_str(), claim.as_str()), ("username", "upn"));
+        for bad in ["username", "nickname=nick", "email=", "email=a b", "=email"] {
+            assert!(parse_claim_mapping(bad).is_err(), "{bad:?}");
+        }
+        let mapping = [("groups".to_owned(), "roles".to_owned())].into();
+        assert_eq!(claim_for(&mapping, "groups"), "roles");
+        assert_eq!(claim_for(&mapping, "username"), "preferred_username");
+        assert_eq!(claim_for(&mapping, "phone"), "phone_number");
     }
 }

@@ -13,6 +13,7 @@ fn session(sid: &str, sub: &str, auth_time: i64, expires_at: i64) -> Session {
         auth_time,
         amr: vec!["pwd".into()],
         expires_at,
+        idp: None,
     }
 }
 

@@ -11,6 +11,7 @@ fn upstream(name: &str) -> Upstream {
         client_secret: "sealed".into(),
         scopes: vec!["groups".into()],
         domains: vec![format!("{name}.example")],
+        claims: Default::default(),
         created_at: 7,
     }
 }

@@ -35,6 +35,7 @@ impl LogoutStore for PgStore {
                 r.try_get("created_at")?,
                 r.try_get("expires_at")?,
                 from_json(&amr)?,
+                r.try_get("idp")?,
                 r.try_get("client_id")?,
             ));
         }

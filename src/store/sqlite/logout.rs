@@ -32,6 +32,7 @@ impl LogoutStore for SqliteStore {
                     r.get("created_at")?,
                     r.get("expires_at")?,
                     from_json(&amr)?,
+                    r.get("idp")?,
                     r.get("client_id")?,
                 ));
             }

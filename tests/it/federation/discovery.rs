@@ -26,6 +26,7 @@ fn upstream(issuer: &str) -> Upstream {
         client_secret: String::new(),
         scopes: vec![],
         domains: vec![],
+        claims: Default::default(),
         created_at: 1,
     }
 }

@@ -47,6 +47,10 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// `idp_hint`: the name of the upstream identity provider to sign in through, skipping
+    /// the choice on the sign-in page (a Keycloak-style extension; not part of the specs).
+    #[serde(default)]
+    pub idp_hint: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -169,6 +173,7 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest
         prompt,
         max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
+        idp_hint: params.get("idp_hint").map(str::to_owned),
     })
 }
 
