@@ -77,7 +77,7 @@ pub async fn start(
     let (url, leg) = match leg::authorization_url(party, state.now(), login_hint).await {
         Ok(found) => found,
         Err(e) => {
-            tracing::warn!(upstream = %upstream.name, error = %e, "an upstream could not be reached");
+            tracing::warn!(upstream = %upstream.name, error = ?e.to_string(), "an upstream could not be reached");
             return Ok(state.pages.error_with_back(
                 StatusCode::BAD_REQUEST,
                 "temporarily_unavailable",
@@ -175,7 +175,7 @@ pub async fn callback(
         None => None,
     };
     let Some(mut interaction) = taken else {
-        tracing::info!(upstream = %name, "an upstream answer with no waiting sign-in");
+        tracing::info!(upstream = ?name, "an upstream answer with no waiting sign-in");
         return Ok(no_sign_in(state));
     };
     let Some(wait) = interaction.upstream.take() else {
@@ -241,13 +241,15 @@ async fn answer(
     let Some(upstream) = state.upstreams.by_name(&leg.upstream) else {
         return Err(Refusal::Gone);
     };
+    // Debug-formatted: the reason may quote what the upstream sent, newlines included.
     let broken = |reason: &dyn std::fmt::Display| {
-        tracing::warn!(upstream = %upstream.name, reason = %reason, "an upstream answer was refused");
+        let reason = reason.to_string();
+        tracing::warn!(upstream = %upstream.name, reason = ?reason, "an upstream answer was refused");
         Refusal::Broken(upstream.display_name.clone())
     };
     // The answer reached the callback of another upstream than the one the user was sent to.
     if leg.upstream != name {
-        return Err(broken(&format_args!("it came to the callback of {name}")));
+        return Err(broken(&format_args!("it came to the callback of {name:?}")));
     }
     let redirect_uri = redirect_uri(state, &upstream.name);
     let party = party(state, &upstream, &redirect_uri);
@@ -272,7 +274,7 @@ async fn answer(
         _ => {}
     }
     if let Some(error) = params.get("error") {
-        tracing::info!(upstream = %upstream.name, error = %error, "an upstream refused a sign-in");
+        tracing::info!(upstream = %upstream.name, error = ?error, "an upstream refused a sign-in");
         return Err(if error == "access_denied" {
             Refusal::Denied(upstream.display_name.clone())
         } else {

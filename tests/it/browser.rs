@@ -1,7 +1,8 @@
 //! The sign-in pages in a real browser: headless Chromium, driven through chromedriver's
 //! W3C WebDriver API, signs a user in at a phone-sized window, consents, and lands on the
 //! client's loopback redirect URI with a code that the token endpoint accepts.
-//! A second test signs out and sees the front-channel logout frame load.
+//! Another signs in through an upstream (a second Ferriam process) from the choice page, and a
+//! third signs out and sees the front-channel logout frame load.
 //!
 //! Needs `chromium` and `chromedriver` (Debian packages `chromium`, `chromium-driver`); without
 //! them the test is skipped with a message, except under `CI=true`, where it fails.
@@ -277,6 +278,78 @@ async fn signs_in_with_a_real_browser() {
         .await
         .unwrap();
     assert!(tokens["id_token"].is_string(), "{tokens}");
+    drop(driver);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signs_in_through_an_upstream_in_a_real_browser() {
+    use crate::federation::upstream_process::{add_upstream, callback_uri, UpstreamFerriam};
+
+    let Some(driver) = WebDriver::start().await else {
+        return;
+    };
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    let corp = UpstreamFerriam::start().await;
+    corp.create_user("ann", "ann@corp.example").await;
+    let registration = corp.register(&callback_uri(&server, "corp")).await;
+    add_upstream(&server, "corp", &corp.issuer, &registration, &[]).await;
+    let port = loopback_client().await;
+    let redirect_uri = format!("http://127.0.0.1:{port}/cb");
+    let uri = redirect_uri.clone();
+    let app = server
+        .create_client(move |c| c.redirect_uris = vec![uri])
+        .await;
+
+    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.id)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", "openid")
+        .append_pair("state", "browser-state");
+    driver.open(url.as_str()).await;
+    driver.wait_for_url(&server.url("/signin/login")).await;
+    driver.screenshot("choice").await;
+    driver.click("button[name=idp][value=corp]").await;
+    // The upstream's own pages, on its own origin.
+    driver
+        .wait_for_url(&format!("{}/signin/login", corp.issuer))
+        .await;
+    driver.type_into("#username", "ann").await;
+    driver.type_into("#password", PASSWORD).await;
+    driver.click("button[type=submit]").await;
+    driver
+        .wait_for_url(&format!("{}/signin/consent", corp.issuer))
+        .await;
+    driver.click("button[value=allow]").await;
+    // Back at Ferriam: consent for the client, then the client.
+    driver.wait_for_url(&server.url("/signin/consent")).await;
+    driver.screenshot("consent_after_upstream").await;
+    driver.click("button[value=allow]").await;
+    let landed = url::Url::parse(&driver.wait_for_url(&redirect_uri).await).unwrap();
+    let params: std::collections::HashMap<String, String> =
+        landed.query_pairs().into_owned().collect();
+    assert_eq!(
+        params.get("state").map(String::as_str),
+        Some("browser-state")
+    );
+    let tokens: Value = reqwest::Client::new()
+        .post(server.url("/token"))
+        .basic_auth(&app.id, app.secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", params.get("code").expect("a code")),
+            ("redirect_uri", &redirect_uri),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"].as_str().expect("an ID token");
+    assert_eq!(jwt_part(id_token, 1)["amr"], json!(["fed", "pwd"]));
     drop(driver);
     server.stop().await;
 }

@@ -9,5 +9,6 @@ mod discovery;
 mod fake;
 mod id_token;
 mod leg;
+mod node_provider;
 mod second_ferriam;
-mod upstream_process;
+pub mod upstream_process;

@@ -78,7 +78,14 @@ async fn refuses_what_a_misbehaving_upstream_answers_on(server: &TestServer) {
         client_id: "ferriam".into(),
         client_secret: "the-client-secret".into(),
     };
-    add_upstream(server, "corp", &corp.issuer, &registration, &[]).await;
+    add_upstream(
+        server,
+        "corp",
+        &corp.issuer,
+        &registration,
+        &["--claim", "username=upn", "--claim", "groups=roles"],
+    )
+    .await;
     add_upstream(server, "other", &other.issuer, &registration, &[]).await;
     let client = server.create_client(|_| {}).await;
     let users = user_count(server).await;
@@ -203,9 +210,14 @@ async fn refuses_what_a_misbehaving_upstream_answers_on(server: &TestServer) {
     );
     assert_eq!(user_count(server).await, users, "no account");
 
-    // Well made, the same answer passes; a replay of it finds nothing.
+    // Well made, the same answer passes, the account takes its username and groups from the
+    // mapped claims; a replay of it finds nothing.
     let sent = send(server, &client, "corp", &corp.issuer).await;
-    corp.answer_with(good(&sent.nonce));
+    let mapped = claims(&corp.issuer, &sent.nonce, |c| {
+        c["upn"] = "ann.example@corp.example".into();
+        c["roles"] = serde_json::json!(["staff", "admin"]);
+    });
+    corp.answer_with(jwt::sign(&published, "JWT", &mapped).unwrap());
     let params = [
         ("code", "c"),
         ("state", sent.state.as_str()),

@@ -62,7 +62,16 @@ async fn register_show_list_delete_on(server: &TestServer) {
         server,
         "corp",
         "https://login.corp.example/tenant",
-        &["--scope", "groups", "--domain", "Corp.Example"],
+        &[
+            "--scope",
+            "groups",
+            "--domain",
+            "Corp.Example",
+            "--claim",
+            "username=upn",
+            "--claim",
+            "groups=roles",
+        ],
         true,
     )
     .await;
@@ -96,6 +105,10 @@ async fn register_show_list_delete_on(server: &TestServer) {
     assert_eq!(shown_json["display_name"], "Corp SSO");
     assert_eq!(shown_json["client_id"], "ferriam-at-corp");
     assert_eq!(shown_json["redirect_uri"], out["redirect_uri"]);
+    assert_eq!(
+        shown_json["claims"],
+        serde_json::json!({"groups": "roles", "username": "upn"})
+    );
     assert!(shown_json.get("client_secret").is_none(), "{shown_json}");
     assert!(!shown.stdout.contains(SECRET) && !created.stdout.contains(SECRET));
 
@@ -168,6 +181,14 @@ async fn bad_registrations_on(server: &TestServer) {
         ),
         ("other", ok, &["--scope", "openid"], "other than openid"),
         ("other", ok, &["--scope", "a b"], "one scope name"),
+        (
+            "other",
+            ok,
+            &["--claim", "nickname=nick"],
+            "the field must be one of",
+        ),
+        ("other", ok, &["--claim", "email"], "expected FIELD=CLAIM"),
+        ("other", ok, &["--claim", "email="], "the claim must be"),
     ] {
         let run = add(server, name, issuer, extra, false).await;
         assert_refused(&run, 1, reason);
