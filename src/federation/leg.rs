@@ -58,12 +58,12 @@ pub struct Party<'a> {
 }
 
 /// The URL to send the browser to at the upstream, and the leg to keep. `openid` is always
-/// asked for, with the upstream's registered scopes; `login_hint` passes on the identifier
-/// the user typed (OpenID Connect Core §3.1.2.1).
+/// asked for, with the upstream's registered scopes; `extra` adds parameters such as
+/// `login_hint` or `prompt` (OpenID Connect Core §3.1.2.1).
 pub async fn authorization_url(
     party: Party<'_>,
     now: i64,
-    login_hint: Option<&str>,
+    extra: &[(&str, String)],
 ) -> Result<(String, Leg), LegError> {
     let Party {
         discovery,
@@ -94,8 +94,8 @@ pub async fn authorization_url(
     for scope in &upstream.scopes {
         request = request.add_scope(Scope::new(scope.clone()));
     }
-    if let Some(hint) = login_hint {
-        request = request.add_extra_param("login_hint", hint);
+    for (name, value) in extra {
+        request = request.add_extra_param(*name, value.clone());
     }
     let (url, _, _) = request.url();
     Ok((

@@ -245,7 +245,8 @@ pub async fn load_interaction(
         Ok(None) => return Err(expired()),
         Err(e) => return Err(internal_error(state, e.into())),
     };
-    if !same_browser(headers, &interaction.browser_hash) {
+    // The copy waiting at an upstream (found by its `state`) is for the callback only.
+    if interaction.upstream.is_some() || !same_browser(headers, &interaction.browser_hash) {
         return Err(expired());
     }
     if let Some(csrf) = csrf {

@@ -12,6 +12,7 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use ferriam_protocol::authorize::AuthorizationRequest;
 use ferriam_protocol::params::Params;
 use ferriam_protocol::upstream as rules;
 
@@ -74,7 +75,8 @@ pub async fn start(
 ) -> Result<Response, AppError> {
     let redirect_uri = redirect_uri(state, &upstream.name);
     let party = party(state, upstream, &redirect_uri);
-    let (url, leg) = match leg::authorization_url(party, state.now(), login_hint).await {
+    let extra = forwarded(&interaction.request, login_hint);
+    let (url, leg) = match leg::authorization_url(party, state.now(), &extra).await {
         Ok(found) => found,
         Err(e) => {
             tracing::warn!(upstream = %upstream.name, error = ?e.to_string(), "an upstream could not be reached");
@@ -99,6 +101,26 @@ pub async fn start(
         .save_interaction(&state_hash, &interaction)
         .await?;
     Ok(super::see_other(&url))
+}
+
+/// What the upstream is told of the client's request: the identifier the user typed, and a
+/// demand for a fresh sign-in (`prompt=login`, `max_age`), which the upstream's own single
+/// sign-on session would otherwise answer without asking the user.
+fn forwarded(
+    request: &AuthorizationRequest,
+    login_hint: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut extra = Vec::new();
+    if let Some(hint) = login_hint {
+        extra.push(("login_hint", hint.to_owned()));
+    }
+    if request.prompt.login {
+        extra.push(("prompt", "login".to_owned()));
+    }
+    if let Some(max_age) = request.max_age {
+        extra.push(("max_age", max_age.to_string()));
+    }
+    extra
 }
 
 /// Why an upstream's answer ended the sign-in; the details go to the log, not the page.

@@ -3,6 +3,7 @@
 //! whole federated sign-ins through a second Ferriam process, node-oidc-provider and a
 //! misbehaving upstream.
 
+mod bad_requests;
 mod callback;
 mod cli;
 mod discovery;

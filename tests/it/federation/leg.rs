@@ -47,7 +47,7 @@ async fn signs_in_at_a_real_upstream_on(server: &TestServer) {
         upstream: &corp,
         redirect_uri: REDIRECT_URI,
     };
-    let (url, leg) = authorization_url(party, now(), None)
+    let (url, leg) = authorization_url(party, now(), &[])
         .await
         .expect("an authorization URL");
     let query: Vec<(String, String)> = url::Url::parse(&url)
@@ -85,7 +85,7 @@ async fn signs_in_at_a_real_upstream_on(server: &TestServer) {
         "a wrong verifier"
     );
     // The refused attempt may have used the code up; sign in again for a fresh one.
-    let (url, leg) = authorization_url(party, now(), None).await.unwrap();
+    let (url, leg) = authorization_url(party, now(), &[]).await.unwrap();
     let back = Browser::new().sign_in(&server.issuer, &url, "ann").await;
     let code = back.get("code").expect("a code").to_owned();
     assert!(
@@ -196,7 +196,7 @@ async fn userinfo_must_be_about_the_same_user() {
         upstream: &corp,
         redirect_uri: REDIRECT_URI,
     };
-    let (_, leg) = authorization_url(party, now(), None).await.unwrap();
+    let (_, leg) = authorization_url(party, now(), &[]).await.unwrap();
     *answers.lock().unwrap() = Answers {
         nonce: leg.nonce.clone(),
         userinfo_sub: "u-1".into(),

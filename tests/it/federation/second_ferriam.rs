@@ -79,6 +79,26 @@ async fn at_client(
     claims
 }
 
+/// Presses "Continue with IDP" on the sign-in page `html`.
+async fn choose(
+    browser: &Browser,
+    server: &TestServer,
+    html: &str,
+    idp: &str,
+) -> reqwest::Response {
+    browser
+        .http
+        .post(server.url("/federation/start"))
+        .form(&[
+            ("interaction", hidden_field(html, "interaction")),
+            ("csrf", hidden_field(html, "csrf")),
+            ("idp", idp.to_owned()),
+        ])
+        .send()
+        .await
+        .expect("posted")
+}
+
 fn amr(claims: &serde_json::Value) -> Vec<String> {
     serde_json::from_value(claims["amr"].clone()).expect("amr")
 }
@@ -126,17 +146,7 @@ async fn signs_in_through_a_second_ferriam_on(server: &TestServer) {
         .await;
     let html = page.text().await.expect("page");
     assert!(html.contains("Continue with corp"), "{html}");
-    let to_upstream = browser
-        .http
-        .post(server.url("/federation/start"))
-        .form(&[
-            ("interaction", hidden_field(&html, "interaction")),
-            ("csrf", hidden_field(&html, "csrf")),
-            ("idp", "corp".to_owned()),
-        ])
-        .send()
-        .await
-        .expect("posted");
+    let to_upstream = choose(&browser, server, &html, "corp").await;
     let callback = through_upstream(&browser, server, &corp, to_upstream, "ann").await;
     let first = at_client(&browser, server, &client, callback).await;
     let sub = first["sub"].as_str().expect("sub").to_owned();
@@ -174,6 +184,25 @@ async fn signs_in_through_a_second_ferriam_on(server: &TestServer) {
     let sso = at_client(&browser, server, &second_client, response).await;
     assert_eq!(sso["sub"], sub.as_str());
     assert_eq!(amr(&sso), ["fed", "pwd"]);
+
+    // prompt=login reaches the upstream too: its own session must not answer for the user.
+    let page = browser
+        .follow(
+            &server.issuer,
+            browser
+                .get(&code_url(server, &client.id, &[("prompt", "login")]))
+                .await,
+        )
+        .await;
+    let html = page.text().await.expect("page");
+    let to_upstream = choose(&browser, server, &html, "corp").await;
+    assert!(location(&to_upstream).contains("prompt=login"));
+    let at_upstream = browser.get(&location(&to_upstream)).await;
+    assert!(
+        location(&at_upstream).starts_with("/signin/login"),
+        "the upstream asks again: {}",
+        location(&at_upstream)
+    );
 
     // A second sign-in, in another browser, with idp_hint: straight to the upstream, and the
     // same account.
