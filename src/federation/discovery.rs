@@ -22,6 +22,10 @@ use crate::store::Upstream;
 
 /// How long a fetched document and key set are used before they are fetched again.
 pub const MAX_AGE: i64 = 300;
+/// After a failed fetch, how long [`Discovery::get`] answers that failure again without
+/// fetching: an unreachable upstream then costs one outbound attempt (of up to
+/// `http::TIMEOUT`) per interval, not one per sign-in that tries it.
+pub const RETRY_AFTER: i64 = 10;
 
 /// Why an upstream's metadata could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -65,15 +69,24 @@ struct Entry {
     metadata: Arc<Metadata>,
 }
 
+/// The last failed fetch for an upstream.
+struct Failure {
+    issuer: String,
+    failed_at: i64,
+    reason: String,
+}
+
 /// Every upstream's metadata this node has fetched, by upstream name.
 #[derive(Default)]
 pub struct Discovery {
     entries: RwLock<HashMap<String, Entry>>,
+    failures: RwLock<HashMap<String, Failure>>,
 }
 
 impl Discovery {
     /// The upstream's metadata and keys: cached while younger than [`MAX_AGE`] and fetched
-    /// for the same issuer, fetched otherwise.
+    /// for the same issuer, fetched otherwise, unless a fetch failed less than
+    /// [`RETRY_AFTER`] seconds ago.
     pub async fn get(
         &self,
         http: &Outbound,
@@ -89,6 +102,18 @@ impl Discovery {
         {
             return Ok(entry.metadata.clone());
         }
+        if let Some(failure) = self
+            .failures
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&upstream.name)
+            .filter(|f| f.issuer == upstream.issuer && now - f.failed_at < RETRY_AFTER)
+        {
+            return Err(DiscoveryError::Failed(format!(
+                "{} (at {}; not retried for {RETRY_AFTER} s)",
+                failure.reason, failure.failed_at
+            )));
+        }
         self.refetch(http, upstream, now).await
     }
 
@@ -101,10 +126,28 @@ impl Discovery {
     ) -> Result<Arc<Metadata>, DiscoveryError> {
         let issuer = IssuerUrl::new(upstream.issuer.clone())
             .map_err(|e| DiscoveryError::BadIssuer(e.to_string()))?;
-        let metadata = Metadata::discover_async(issuer, http)
-            .await
-            .map_err(|e| DiscoveryError::Failed(describe(&e)))?;
-        let metadata = Arc::new(metadata);
+        let metadata = match Metadata::discover_async(issuer, http).await {
+            Ok(metadata) => Arc::new(metadata),
+            Err(e) => {
+                let reason = describe(&e);
+                self.failures
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(
+                        upstream.name.clone(),
+                        Failure {
+                            issuer: upstream.issuer.clone(),
+                            failed_at: now,
+                            reason: reason.clone(),
+                        },
+                    );
+                return Err(DiscoveryError::Failed(reason));
+            }
+        };
+        self.failures
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&upstream.name);
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())

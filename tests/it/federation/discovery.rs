@@ -1,13 +1,13 @@
 //! Fetching an upstream's metadata and keys: from a second, real Ferriam as the upstream,
 //! cached, and refused for another issuer's document, an unreachable upstream, private and
 //! link-local addresses, plain http and loopback under a public issuer's outbound policy, an
-//! oversized document and a redirect.
+//! oversized document and a redirect; a failed fetch is not retried within `RETRY_AFTER`.
 
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use ferriam::federation::discovery::{Discovery, MAX_AGE};
+use ferriam::federation::discovery::{Discovery, MAX_AGE, RETRY_AFTER};
 use ferriam::federation::http::Outbound;
 use ferriam::outbound::Policy;
 use ferriam::store::Upstream;
@@ -121,5 +121,39 @@ async fn refuses_what_it_must_not_fetch() {
     assert!(
         text.contains("302") && !text.contains("127.0.0.1:1"),
         "the redirect is not followed: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_fetch_is_not_retried_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let broken = serve(Router::new().route(
+        "/.well-known/openid-configuration",
+        get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { StatusCode::INTERNAL_SERVER_ERROR }
+        }),
+    ))
+    .await;
+    let http = Outbound::new(Policy::for_issuer("http://127.0.0.1:8080"));
+    let discovery = Discovery::default();
+    let corp = upstream(&broken);
+    assert!(discovery.get(&http, &corp, 100).await.is_err());
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    let again = discovery.get(&http, &corp, 100 + RETRY_AFTER - 1).await;
+    assert!(again.unwrap_err().to_string().contains("not retried"));
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "answered from the failure");
+    assert!(discovery
+        .get(&http, &corp, 100 + RETRY_AFTER)
+        .await
+        .is_err());
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        2,
+        "tried again after the interval"
     );
 }

@@ -317,3 +317,54 @@ async fn a_refusal_at_the_upstream_leads_back_to_the_choice() {
     replay.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     server.stop().await;
 }
+
+on_both_databases!(
+    a_sign_in_started_on_one_node_ends_on_another,
+    a_sign_in_started_on_one_node_ends_on_another_on
+);
+
+/// Two nodes behind one issuer, sharing the database: the user leaves for the upstream from
+/// the first and its answer reaches the second, which has fetched nothing of the upstream yet.
+async fn a_sign_in_started_on_one_node_ends_on_another_on(server: &TestServer) {
+    let config = ferriam::config::Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        database_url: server.database_url.clone(),
+        issuer: Some(server.issuer.clone()),
+        ..Default::default()
+    };
+    let clock = std::sync::Arc::new(ferriam::clock::SystemClock::default());
+    let node = ferriam::Server::start(config, clock, std::future::pending())
+        .await
+        .expect("the second node starts");
+    let node_url = format!("http://{}", node.addr);
+    let corp = UpstreamFerriam::start().await;
+    corp.create_user("ann", "ann@corp.example").await;
+    let registration = corp.register(&callback_uri(server, "corp")).await;
+    add_upstream(server, "corp", &corp.issuer, &registration, &[]).await;
+    let client = server.create_client(|_| {}).await;
+
+    let browser = Browser::new();
+    let to_upstream = browser
+        .get(&code_url(server, &client.id, &[("idp_hint", "corp")]))
+        .await;
+    let back = browser
+        .sign_in(&corp.issuer, &location(&to_upstream), "ann")
+        .await;
+    let at_node = back.location.replacen(&server.issuer, &node_url, 1);
+    assert_ne!(at_node, back.location);
+    let consent = browser.get(&at_node).await;
+    assert_eq!(
+        consent.status(),
+        StatusCode::SEE_OTHER,
+        "the second node took it"
+    );
+    let page = browser.follow(&node_url, consent).await;
+    let done = browser.submit_consent(&node_url, page, true).await;
+    let back = redirect(&done);
+    let tokens = server
+        .exchange(&client, back.get("code").expect("a code"), Some(VERIFIER))
+        .await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    assert_eq!(amr(&jwt_part(&tokens.str("id_token"), 1)), ["fed", "pwd"]);
+    node.stop().await;
+}
