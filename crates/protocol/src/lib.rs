@@ -26,6 +26,7 @@
 
 pub mod authorize;
 pub mod bearer;
+mod civil;
 pub mod claims;
 pub mod client;
 pub mod client_assertion;
@@ -35,10 +36,12 @@ pub mod error;
 pub mod introspection;
 pub mod jwt_claims;
 pub mod logout;
+pub mod mfa;
 pub mod params;
 pub mod pkce;
 pub mod registration;
 pub mod revocation;
+pub mod rfc3339;
 pub mod scope;
 pub mod token;
 pub mod upstream;

@@ -9,8 +9,14 @@
 use crate::registration::validate_https_or_loopback;
 
 /// A name for the callback path `/federation/NAME/callback`: 1 to 64 lower-case ASCII
-/// letters, digits, `-` or `_`, so it needs no escaping in a URL or a page.
+/// letters, digits, `-` or `_`, so it needs no escaping in a URL or a page; never `local`,
+/// which sign-in policies use for the local password form (`mfa::policy::LOCAL_IDP`).
 pub fn validate_name(name: &str) -> Result<(), String> {
+    if name == crate::mfa::policy::LOCAL_IDP {
+        return Err(format!(
+            "{name:?}: the name stands for the local password form in sign-in policies"
+        ));
+    }
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -124,7 +130,7 @@ mod tests {
     fn names() {
         assert!(validate_name("corp").is_ok());
         assert!(validate_name("corp-eu_2").is_ok());
-        for bad in ["", "Corp", "a/b", "a b", "é", &"x".repeat(65)] {
+        for bad in ["", "Corp", "a/b", "a b", "é", "local", &"x".repeat(65)] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }
     }
