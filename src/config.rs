@@ -46,6 +46,8 @@ pub struct Config {
     pub lockout_seconds: u64,
     /// Seconds between runs of the expired-row purge.
     pub purge_interval: u64,
+    /// Seconds an audit event is kept before the purge deletes it.
+    pub audit_retention: u64,
     /// How far ahead a client assertion's `exp` may lie (RFC 7523 §3): a long-lived
     /// assertion is a credential that can be replayed elsewhere until it expires.
     pub client_assertion_max_lifetime: u64,
@@ -86,6 +88,7 @@ impl Default for Config {
             max_failed_logins: 10,
             lockout_seconds: 300,
             purge_interval: 60,
+            audit_retention: 90 * 24 * 3600,
             client_assertion_max_lifetime: 300,
             client_jwks_cache_ttl: 300,
             client_jwks_min_refetch: 10,

@@ -15,6 +15,7 @@
 //! The protocol rules themselves live in the `ferriam-protocol` crate, which does no I/O.
 
 pub mod app;
+pub mod audit;
 pub mod client_keys;
 pub mod clients;
 pub mod clock;
@@ -225,6 +226,17 @@ fn spawn_purge(state: AppState) -> JoinHandle<()> {
                     Ok(_) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "purge failed");
+                        break;
+                    }
+                }
+            }
+            let before = state.now() - state.config.audit_retention as i64;
+            loop {
+                match state.store.purge_audit(before, 500).await {
+                    Ok(500) => tokio::task::yield_now().await,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "audit purge failed");
                         break;
                     }
                 }

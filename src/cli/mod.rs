@@ -1,6 +1,7 @@
 //! The command-line contract of DESIGN.md: global `--database-url` and `--config`, JSON on
 //! stdout for machines, one-line reasons on stderr, exit 0 done / 1 refused / 2 usage.
 
+mod audit;
 mod client;
 mod idp;
 mod key;
@@ -50,6 +51,8 @@ enum Command {
     /// Manage upstream identity providers.
     #[command(subcommand)]
     Idp(idp::IdpCommand),
+    /// List the audit trail, newest first.
+    Audit(audit::AuditArgs),
 }
 
 /// A command that could not be done; printed as one line on stderr, exit status 1.
@@ -66,6 +69,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Client(cmd) => client::run(&open(&config).await?, cmd).await,
         Command::Key(cmd) => key::run(&open(&config).await?, cmd).await,
         Command::Idp(cmd) => idp::run(&open(&config).await?, cmd, &config).await,
+        Command::Audit(args) => audit::run(&open(&config).await?, args).await,
     }
 }
 

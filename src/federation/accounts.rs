@@ -79,8 +79,8 @@ fn text_value(value: &Value) -> Option<String> {
 pub enum Account {
     /// The linked account, or the one just provisioned.
     Active(Box<User>),
-    /// The linked account is disabled.
-    Disabled,
+    /// The linked account, whose `sub` this is, is disabled.
+    Disabled(String),
 }
 
 /// How many numbered usernames (`ann-2`, `ann-3`, ...) are tried before a random suffix.
@@ -128,7 +128,7 @@ async fn linked(
         return Ok(None);
     };
     match store.user_by_sub(&link.sub).await? {
-        Some(user) if user.disabled => Ok(Some(Account::Disabled)),
+        Some(user) if user.disabled => Ok(Some(Account::Disabled(user.sub))),
         Some(user) => Ok(Some(Account::Active(Box::new(user)))),
         None => Err(StoreError::Corrupt("an upstream link names no user".into())),
     }
@@ -214,7 +214,7 @@ mod tests {
     fn active(account: Account) -> User {
         match account {
             Account::Active(user) => *user,
-            Account::Disabled => panic!("disabled"),
+            Account::Disabled(_) => panic!("disabled"),
         }
     }
 
@@ -336,7 +336,7 @@ mod tests {
         store.set_user_disabled(&first.sub, true, 60).await.unwrap();
         assert!(matches!(
             resolve(store, &corp(), &ann("s-1"), 70).await.unwrap(),
-            Account::Disabled
+            Account::Disabled(sub) if sub == first.sub
         ));
         assert_eq!(
             store.list_users().await.unwrap().len(),

@@ -6,7 +6,7 @@
 pub mod backchannel;
 
 use crate::config::Config;
-use crate::store::{EndedSession, SessionSummary, Store, StoreResult};
+use crate::store::{AuditKind, EndedSession, SessionSummary, Store, StoreResult};
 
 /// How long a revoked grant is remembered at least: longer than any access token of it lives
 /// (the default lifetime, or a day for clients that registered a longer one).
@@ -31,6 +31,9 @@ pub async fn end_session(
             revoked_grants = e.revoked_grants.len(),
             "session ended"
         );
+        let mut event = crate::audit::event(AuditKind::Logout, true, now);
+        event.sub = Some(e.sub.clone());
+        crate::audit::record(store, event).await?;
     }
     Ok(ended)
 }

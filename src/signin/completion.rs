@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::SESSION_COOKIE;
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::store::{Interaction, Session};
+use crate::store::{AuditKind, Interaction, Session};
 use crate::tokens::opaque;
 use crate::web::extract::cookie;
 
@@ -49,6 +49,11 @@ pub async fn complete(
         .store
         .create_session(&opaque::hash(&session_value), &session)
         .await?;
+    let mut event = crate::audit::event(AuditKind::SignIn, true, now);
+    event.sub = Some(session.sub.clone());
+    event.client_id = Some(interaction.request.client_id.clone());
+    event.idp = session.idp.clone();
+    crate::audit::record(state.store.as_ref(), event).await?;
     interaction.sub = Some(session.sub.clone());
     interaction.auth_time = session.auth_time;
     interaction.amr = session.amr.clone();

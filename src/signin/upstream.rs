@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::federation::accounts::{self, Account};
 use crate::federation::id_token::Verified;
 use crate::federation::leg::{self, Leg, Party};
-use crate::store::{Interaction, Upstream, UpstreamWait};
+use crate::store::{AuditKind, Interaction, Upstream, UpstreamWait};
 use crate::tokens::opaque;
 
 /// The upstream an identifier shaped like an address routes to, by its domain.
@@ -138,6 +138,17 @@ enum Refusal {
 }
 
 impl Refusal {
+    /// The refusal in a few words, for the audit trail.
+    fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Gone => "the upstream is no longer registered",
+            Refusal::Denied(_) => "the upstream answered access_denied",
+            Refusal::Failed { .. } => "the upstream answered an error",
+            Refusal::Broken(_) => "the upstream's answer could not be verified",
+            Refusal::Disabled => "the account is disabled",
+        }
+    }
+
     fn page(&self, state: &AppState, back: Option<&str>) -> Response {
         let (status, code, message) = match self {
             Refusal::Gone => (
@@ -204,6 +215,13 @@ pub async fn callback(
         return Ok(no_sign_in(state));
     };
     if !super::same_browser(headers, &interaction.browser_hash) {
+        // Someone else's answer (a link sent to this browser, or a login CSRF attempt): it
+        // is used up, and on record.
+        let mut event = crate::audit::event(AuditKind::SignIn, false, now);
+        event.client_id = Some(interaction.request.client_id.clone());
+        event.idp = Some(wait.leg.upstream.clone());
+        event.reason = Some("the upstream's answer came to another browser".to_owned());
+        crate::audit::record(state.store.as_ref(), event).await?;
         return Ok(no_sign_in(state));
     }
     // The request must still be waiting where the user left it: completed in another tab,
@@ -218,15 +236,15 @@ pub async fn callback(
     }
     let signed_in = match answer(state, name, params, &wait.leg, now).await {
         Ok(found) => found,
-        Err(refusal) => return refuse(state, interaction, refusal).await,
+        Err(refusal) => return refuse(state, interaction, refusal, &wait.leg.upstream, None).await,
     };
     let (upstream, verified) = signed_in;
     let user =
         match accounts::resolve(state.store.as_ref(), &upstream, &verified.claims, now).await? {
             Account::Active(user) => user,
-            Account::Disabled => {
-                tracing::info!(upstream = %upstream.name, "a disabled account's federated sign-in");
-                return refuse(state, interaction, Refusal::Disabled).await;
+            Account::Disabled(sub) => {
+                let name = upstream.name.clone();
+                return refuse(state, interaction, Refusal::Disabled, &name, Some(&sub)).await;
             }
         };
     // RFC 8176 has no value for a federated sign-in; `fed` is Microsoft Entra ID's. What the
@@ -237,11 +255,6 @@ pub async fn callback(
             amr.push(method);
         }
     }
-    tracing::info!(
-        upstream = %upstream.name,
-        client_id = %interaction.request.client_id,
-        "federated sign-in"
-    );
     let id = opaque::random_token();
     interaction.csrf_hash = opaque::hash(&super::csrf_token(state, &id));
     let signed_in = SignedIn {
@@ -335,12 +348,21 @@ fn printable_code(error: &str) -> String {
 }
 
 /// Shows why the sign-in ended, with a link back to the choice: the interaction is stored
-/// again under a new id (its old id was not stored, only its hash).
+/// again under a new id (its old id was not stored, only its hash). The audit trail records
+/// the refusal with the upstream it came through.
 async fn refuse(
     state: &AppState,
     mut interaction: Interaction,
     refusal: Refusal,
+    idp: &str,
+    sub: Option<&str>,
 ) -> Result<Response, AppError> {
+    let mut event = crate::audit::event(AuditKind::SignIn, false, state.now());
+    event.sub = sub.map(str::to_owned);
+    event.client_id = Some(interaction.request.client_id.clone());
+    event.idp = Some(idp.to_owned());
+    event.reason = Some(refusal.reason().to_owned());
+    crate::audit::record(state.store.as_ref(), event).await?;
     let id = opaque::random_token();
     interaction.csrf_hash = opaque::hash(&super::csrf_token(state, &id));
     state

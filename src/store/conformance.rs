@@ -8,6 +8,7 @@ use ferriam_protocol::token::authorization_code::CodeBinding;
 
 use super::*;
 
+mod audit;
 mod logout;
 mod upstreams;
 
@@ -792,6 +793,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     sealed_client_secrets(store.as_ref()).await;
     assertion_jtis(store.clone()).await;
     auth_failure_counters(store.clone()).await;
+    audit::run(store.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 //! Every operation that enforces single use (codes, refresh rotation) is one atomic statement,
 //! so two nodes or two concurrent requests can never both win.
 
+pub mod audit;
 mod logout;
 pub mod postgres;
 mod records;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ferriam_protocol::client::Client;
 
+pub use audit::{AuditEvent, AuditFilter, AuditKind, AuditStore};
 pub use logout::{Delivery, EndedSession, LogoutStore, SessionSummary};
 pub use records::{
     CodeRecord, CodeRedemption, FailureCount, Interaction, KeyRecord, Profile, RefreshRecord,
@@ -287,6 +289,7 @@ pub trait Store:
     + Maintenance
     + UpstreamStore
     + LogoutStore
+    + AuditStore
     + Send
     + Sync
 {
@@ -305,6 +308,7 @@ impl<T> Store for T where
         + Maintenance
         + UpstreamStore
         + LogoutStore
+        + AuditStore
         + Send
         + Sync
 {

@@ -15,6 +15,7 @@ use super::{
     Session, SessionStore, SettingsStore, StoreError, StoreResult, StoredClient, User, UserStore,
 };
 
+mod audit;
 mod logout;
 mod upstreams;
 

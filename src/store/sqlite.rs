@@ -33,6 +33,7 @@ use super::{
 };
 use crate::workers::{names, Workers};
 
+mod audit;
 mod logout;
 mod upstreams;
 

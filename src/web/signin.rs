@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::signin::completion::{self, SignedIn};
 use crate::signin::{self, upstream};
-use crate::store::Interaction;
+use crate::store::{AuditKind, Interaction};
 use crate::tokens::opaque;
 
 fn bad_form(state: &AppState, e: OAuthError) -> Response {
@@ -169,8 +169,27 @@ async fn try_login(
             .passwords
             .verify(password.to_owned(), stored_hash)
             .await;
+    let known = user.as_ref().map(|u| u.sub.clone());
     let Some(user) = user.filter(|_| ok && allowed) else {
-        tracing::info!(client_id = %interaction.request.client_id, locked = !allowed, "failed sign-in");
+        // The audit trail tells an operator what the page does not tell the user.
+        let locked = known.is_some() && !allowed;
+        let kind = if locked {
+            AuditKind::Lockout
+        } else {
+            AuditKind::SignIn
+        };
+        let mut event = crate::audit::event(kind, false, now);
+        event.sub = known.clone();
+        event.client_id = Some(interaction.request.client_id.clone());
+        event.reason = Some(
+            match (&known, locked) {
+                (None, _) => "unknown or disabled user",
+                (Some(_), true) => "account locked",
+                (Some(_), false) => "wrong password",
+            }
+            .to_owned(),
+        );
+        crate::audit::record(state.store.as_ref(), event).await?;
         let name = client_name(state, &interaction.request.client_id).await?;
         return Ok(login_form(
             state,

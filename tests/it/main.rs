@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod audit;
 mod authorize_errors;
 mod browser;
 mod client_assertions;

@@ -236,6 +236,33 @@ async fn refuses_what_a_misbehaving_upstream_answers_on(server: &TestServer) {
     Page::read(sent.browser.get(&url).await)
         .await
         .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+
+    // The audit trail: the success with its upstream, and each refusal with its reason.
+    let run = run_ferriam(
+        server,
+        &["audit", "--client", &client.id, "--limit", "1000"],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let events = run.json();
+    let events = events.as_array().expect("an array");
+    assert_eq!(events[0]["event"], "signin");
+    assert_eq!(events[0]["outcome"], "success");
+    assert_eq!(events[0]["idp"], "corp");
+    let refused: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["outcome"] == "failure")
+        .collect();
+    // The bad tokens, another browser's state, the two mix-ups, the missing iss, the error.
+    assert_eq!(
+        refused.len(),
+        cases + 5,
+        "one row per refused answer that found its sign-in"
+    );
+    assert!(refused
+        .iter()
+        .all(|e| e["event"] == "signin" && e["sub"].is_null() && e["reason"].is_string()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
