@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use ferriam_protocol::mfa::policy::Rules;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,8 @@ pub struct Config {
     pub purge_interval: u64,
     /// Seconds an audit event is kept before the purge deletes it.
     pub audit_retention: u64,
+    /// Sign-in policy: `[[mfa.rules]]`, which second factors a sign-in needs.
+    pub mfa: MfaConfig,
     /// How far ahead a client assertion's `exp` may lie (RFC 7523 §3): a long-lived
     /// assertion is a credential that can be replayed elsewhere until it expires.
     pub client_assertion_max_lifetime: u64,
@@ -89,6 +92,7 @@ impl Default for Config {
             lockout_seconds: 300,
             purge_interval: 60,
             audit_retention: 90 * 24 * 3600,
+            mfa: MfaConfig::default(),
             client_assertion_max_lifetime: 300,
             client_jwks_cache_ttl: 300,
             client_jwks_min_refetch: 10,
@@ -99,20 +103,45 @@ impl Default for Config {
     }
 }
 
+/// The `[mfa]` table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaConfig {
+    /// In order; the first whose `when` holds decides (`ferriam_protocol::mfa::policy`).
+    pub rules: Rules,
+}
+
+/// Why the settings could not be loaded; the text names the file's line where it can.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+    #[error(transparent)]
+    Layers(#[from] Box<figment::Error>),
+}
+
 impl Config {
-    /// Layers the defaults, the optional file and the environment.
-    pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
+    /// Layers the defaults, the optional file and the environment. The file is also read on
+    /// its own first, so that a mistake in it (an unknown key, a bad value, a rule that cannot
+    /// hold) is reported with its line.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
+            check_file(file)?;
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment
+        let config: Config = figment
             // The filter sees the key as written (`ISSUER`); settings are named in lower case.
             .merge(
                 Env::prefixed("FERRIAM_").filter(|k| is_setting(&k.as_str().to_ascii_lowercase())),
             )
             .extract()
-            .map_err(Box::new)
+            .map_err(Box::new)?;
+        Rules::validate(&config.mfa.rules).map_err(|reason| ConfigError::File {
+            path: "settings".into(),
+            reason,
+        })?;
+        Ok(config)
     }
 
     /// `FERRIAM_*` environment variables that are not settings (probably misspelt), to warn about.
@@ -136,6 +165,45 @@ impl Config {
     }
 }
 
+/// Parses the settings file alone, for errors with their line: TOML's own (which name line
+/// and column), and the rules' checks, pointed at the rule's `[[mfa.rules]]` header.
+fn check_file(file: &std::path::Path) -> Result<(), ConfigError> {
+    let path = file.display().to_string();
+    let fail = |reason: String| ConfigError::File {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| fail(e.to_string()))?;
+    let parsed: Config = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    Rules::validate(&parsed.mfa.rules).map_err(|reason| {
+        let index = reason
+            .strip_prefix("mfa rule ")
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|which| {
+                let name = which.trim_matches('"');
+                parsed
+                    .mfa
+                    .rules
+                    .iter()
+                    .rposition(|r| r.name == name)
+                    .or_else(|| which.parse::<usize>().ok().map(|n| n.saturating_sub(1)))
+            });
+        match index.and_then(|i| rule_header_line(&text, i)) {
+            Some(line) => fail(format!("line {line}: {reason}")),
+            None => fail(reason),
+        }
+    })
+}
+
+/// The 1-based line of the `index`-th `[[mfa.rules]]` header of a settings file.
+fn rule_header_line(text: &str, index: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim().replace(' ', "") == "[[mfa.rules]]")
+        .nth(index)
+        .map(|(n, _)| n + 1)
+}
+
 fn is_setting(key: &str) -> bool {
     serde_json::to_value(Config::default())
         .ok()
@@ -157,5 +225,40 @@ mod tests {
         assert_eq!(config.access_token_ttl, 600);
         std::fs::write(&path, "no_such_setting = 1\n").unwrap();
         assert!(Config::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn mfa_rules_load_and_mistakes_name_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferriam.toml");
+        let rules = "code_ttl = 30\n\n[[mfa.rules]]\nname = \"corporate\"\nwhen = { idp = \"corp\" }\nrequire = [\"sms\"]\n";
+        std::fs::write(&path, rules).unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.mfa.rules.len(), 1);
+        assert_eq!(config.mfa.rules[0].name, "corporate");
+
+        let unknown_key = format!("{rules}colour = \"blue\"\n");
+        std::fs::write(&path, unknown_key).unwrap();
+        let error = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            error.contains("line 7") && error.contains("colour"),
+            "{error}"
+        );
+
+        let unknown_factor = rules.replace("\"sms\"", "\"pigeon\"");
+        std::fs::write(&path, unknown_factor).unwrap();
+        let error = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            error.contains("line 6") && error.contains("pigeon"),
+            "{error}"
+        );
+
+        let both = format!("{rules}\n[[mfa.rules]]\nname = \"corporate\"\nany_of = [\"email\"]\n");
+        std::fs::write(&path, both).unwrap();
+        let error = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            error.contains("line 8"),
+            "the second rule's header: {error}"
+        );
     }
 }

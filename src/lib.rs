@@ -24,6 +24,7 @@ pub mod error;
 pub mod federation;
 pub mod grants;
 pub mod logout;
+pub mod mfa;
 pub mod outbound;
 pub mod pages;
 pub mod password;

@@ -5,6 +5,7 @@ mod audit;
 mod client;
 mod idp;
 mod key;
+mod policy;
 mod serve;
 mod user;
 
@@ -53,6 +54,9 @@ enum Command {
     Idp(idp::IdpCommand),
     /// List the audit trail, newest first.
     Audit(audit::AuditArgs),
+    /// Explain the sign-in policy.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// A command that could not be done; printed as one line on stderr, exit status 1.
@@ -70,6 +74,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Key(cmd) => key::run(&open(&config).await?, cmd).await,
         Command::Idp(cmd) => idp::run(&open(&config).await?, cmd, &config).await,
         Command::Audit(args) => audit::run(&open(&config).await?, args).await,
+        Command::Policy(cmd) => policy::run(&open(&config).await?, cmd, &config).await,
     }
 }
 

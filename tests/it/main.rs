@@ -21,6 +21,7 @@ mod implicit_errors;
 mod introspection;
 mod lockout;
 mod logout;
+mod policy;
 mod refresh;
 mod registrations;
 mod revocation;
