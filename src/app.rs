@@ -34,6 +34,8 @@ pub struct AppState {
     pub clients: Arc<ClientCache>,
     /// Upstream identity providers, refreshed within a second of any change.
     pub upstreams: Arc<crate::federation::registry::UpstreamRegistry>,
+    /// Where one-time codes are sent (email, SMS, or the log).
+    pub notifier: Arc<crate::notify::Notifier>,
     /// Upstream metadata and the guarded HTTP client for signing in through upstreams.
     pub federation: Arc<crate::federation::RelyingParty>,
     /// Clients' public keys fetched from their `jwks_uri`, for `private_key_jwt`.

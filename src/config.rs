@@ -51,6 +51,10 @@ pub struct Config {
     pub audit_retention: u64,
     /// Sign-in policy: `[[mfa.rules]]`, which second factors a sign-in needs.
     pub mfa: MfaConfig,
+    /// Where one-time codes go by email; absent: into the server log (development only).
+    pub email: Option<EmailConfig>,
+    /// The HTTP gateway one-time codes go through by SMS; absent: into the server log.
+    pub sms: Option<SmsConfig>,
     /// How far ahead a client assertion's `exp` may lie (RFC 7523 §3): a long-lived
     /// assertion is a credential that can be replayed elsewhere until it expires.
     pub client_assertion_max_lifetime: u64,
@@ -93,6 +97,8 @@ impl Default for Config {
             purge_interval: 60,
             audit_retention: 90 * 24 * 3600,
             mfa: MfaConfig::default(),
+            email: None,
+            sms: None,
             client_assertion_max_lifetime: 300,
             client_jwks_cache_ttl: 300,
             client_jwks_min_refetch: 10,
@@ -109,6 +115,55 @@ impl Default for Config {
 pub struct MfaConfig {
     /// In order; the first whose `when` holds decides (`ferriam_protocol::mfa::policy`).
     pub rules: Rules,
+}
+
+/// The `[email]` table: an SMTP server, in lettre's URL form (`smtp://user:pass@host:port`;
+/// `?tls=required` for STARTTLS, `smtps://` for implicit TLS), and the sender.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub smtp_url: String,
+    /// `Name <address>` or an address.
+    pub from: String,
+}
+
+/// The `[sms]` table: an HTTP gateway that sends a text message (Twilio-style APIs included).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    pub url: String,
+    #[serde(default = "SmsConfig::default_method")]
+    pub method: String,
+    /// `application/json` or `application/x-www-form-urlencoded`: how `to` and `text` are
+    /// escaped into `body`.
+    #[serde(default = "SmsConfig::default_content_type")]
+    pub content_type: String,
+    /// A minijinja template with `to` (E.164) and `text` (which holds the code).
+    pub body: String,
+    /// Headers sent with every request (an `Authorization` for the gateway, say).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Seconds one request may take.
+    #[serde(default = "SmsConfig::default_timeout")]
+    pub timeout_seconds: u64,
+    /// How many times a 5xx answer, a timeout or a failed connection is retried (a 4xx never).
+    #[serde(default = "SmsConfig::default_retries")]
+    pub retries: u32,
+}
+
+impl SmsConfig {
+    fn default_method() -> String {
+        "POST".into()
+    }
+    fn default_content_type() -> String {
+        "application/json".into()
+    }
+    fn default_timeout() -> u64 {
+        5
+    }
+    fn default_retries() -> u32 {
+        2
+    }
 }
 
 /// Why the settings could not be loaded; the text names the file's line where it can.

@@ -25,6 +25,7 @@ pub mod federation;
 pub mod grants;
 pub mod logout;
 pub mod mfa;
+pub mod notify;
 pub mod outbound;
 pub mod pages;
 pub mod password;
@@ -98,6 +99,8 @@ pub enum StartError {
     Hash(#[from] password::HashError),
     #[error("cannot start the worker threads")]
     Workers,
+    #[error(transparent)]
+    Notify(#[from] notify::NotifyError),
 }
 
 /// The server entry point, for the binary and for tests.
@@ -137,6 +140,8 @@ impl Server {
             config.argon2_iterations,
             config.argon2_parallelism,
         )?;
+        // Checked at start: an [email] or [sms] table that cannot work stops the server here.
+        let notifier = Arc::new(notify::Notifier::new(&config)?);
         let state = AppState {
             issuer: issuer.clone().into(),
             store: store.clone(),
@@ -147,6 +152,7 @@ impl Server {
             clock: clock.clone(),
             clients: Arc::new(clients::ClientCache::default()),
             upstreams: Arc::new(federation::registry::UpstreamRegistry::default()),
+            notifier,
             federation: Arc::new(federation::RelyingParty {
                 discovery: Default::default(),
                 http: federation::http::Outbound::new(outbound::Policy::for_issuer(&issuer)),

@@ -9,7 +9,15 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::Environment;
 use serde::Serialize;
 
-const BUILT_IN: [(&str, &str); 7] = [
+const BUILT_IN: [(&str, &str); 9] = [
+    (
+        "email_code.txt",
+        include_str!("../templates/email_code.txt"),
+    ),
+    (
+        "email_code.html",
+        include_str!("../templates/email_code.html"),
+    ),
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("consent.html", include_str!("../templates/consent.html")),
@@ -51,6 +59,15 @@ impl Pages {
                 .map(|(_, t)| (*t).to_owned()))
         });
         Self { env }
+    }
+
+    /// Renders a template that is not a page (an email's parts) to text.
+    pub fn render_text<S: Serialize>(
+        &self,
+        template: &str,
+        context: S,
+    ) -> Result<String, minijinja::Error> {
+        self.env.get_template(template)?.render(context)
     }
 
     /// Renders `template` with `context`; `script_nonce` allows one inline script (form_post).

@@ -3,6 +3,7 @@
 
 mod audit;
 mod client;
+mod factors;
 mod idp;
 mod key;
 mod policy;

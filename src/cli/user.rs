@@ -26,8 +26,12 @@ pub enum UserCommand {
         given_name: Option<String>,
         #[arg(long)]
         family_name: Option<String>,
+        /// E.164, e.g. +15550100.
         #[arg(long)]
         phone: Option<String>,
+        /// Mark the phone number as verified (SMS codes go only to a verified phone).
+        #[arg(long)]
+        phone_verified: bool,
         /// YYYY-MM-DD
         #[arg(long)]
         birthdate: Option<String>,
@@ -62,6 +66,12 @@ pub enum UserCommand {
         #[arg(long)]
         sid: Option<String>,
     },
+    /// Enrol a new TOTP secret for the user (replacing any): {"secret", "otpauth_uri"}.
+    Totp { username: String },
+    /// List the second factors the user can prove: [{"kind": "email"|"sms"|"totp", ...}].
+    Factors { username: String },
+    /// Remove an enrolled factor (totp).
+    ResetFactor { username: String, kind: String },
 }
 
 fn parse_attr(s: &str) -> Result<(String, String), String> {
@@ -116,6 +126,7 @@ pub async fn run(
             given_name,
             family_name,
             phone,
+            phone_verified,
             birthdate,
             attrs,
             ..
@@ -152,8 +163,8 @@ pub async fn run(
                     email_verified,
                     given_name,
                     family_name,
+                    phone_number_verified: phone_verified && phone.is_some(),
                     phone_number: phone,
-                    phone_number_verified: false,
                     birthdate,
                     attributes: attrs.into_iter().collect::<BTreeMap<_, _>>(),
                 },
@@ -223,6 +234,16 @@ pub async fn run(
                     })?;
             eprintln!("{} session(s) of {username} ended", ended.len());
             Ok(())
+        }
+        UserCommand::Totp { username } => {
+            let user = find(store, &username).await?;
+            super::factors::enrol_totp(store, &user, &config.issuer_for(config.listen)).await
+        }
+        UserCommand::Factors { username } => {
+            super::factors::list(store, &find(store, &username).await?).await
+        }
+        UserCommand::ResetFactor { username, kind } => {
+            super::factors::reset(store, &find(store, &username).await?, &kind).await
         }
     }
 }

@@ -9,7 +9,9 @@ use ferriam_protocol::token::authorization_code::CodeBinding;
 use super::*;
 
 mod audit;
+mod factors;
 mod logout;
+mod otp;
 mod upstreams;
 
 fn user(sub: &str, username: &str) -> User {
@@ -794,6 +796,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     assertion_jtis(store.clone()).await;
     auth_failure_counters(store.clone()).await;
     audit::run(store.as_ref()).await;
+    otp::run(store.clone()).await;
+    factors::run(store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,9 @@
 //! so two nodes or two concurrent requests can never both win.
 
 pub mod audit;
+pub mod factors;
 mod logout;
+pub mod otp;
 pub mod postgres;
 mod records;
 mod rows;
@@ -23,7 +25,9 @@ use async_trait::async_trait;
 use ferriam_protocol::client::Client;
 
 pub use audit::{AuditEvent, AuditFilter, AuditKind, AuditStore};
+pub use factors::{FactorStore, TotpFactor};
 pub use logout::{Delivery, EndedSession, LogoutStore, SessionSummary};
+pub use otp::{Attempt, NewCode, OtpStore};
 pub use records::{
     CodeRecord, CodeRedemption, FailureCount, Interaction, KeyRecord, Profile, RefreshRecord,
     Session, StoredClient, UpstreamWait, User,
@@ -290,6 +294,8 @@ pub trait Store:
     + UpstreamStore
     + LogoutStore
     + AuditStore
+    + OtpStore
+    + FactorStore
     + Send
     + Sync
 {
@@ -309,6 +315,8 @@ impl<T> Store for T where
         + UpstreamStore
         + LogoutStore
         + AuditStore
+        + OtpStore
+        + FactorStore
         + Send
         + Sync
 {

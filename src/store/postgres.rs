@@ -16,7 +16,9 @@ use super::{
 };
 
 mod audit;
+mod factors;
 mod logout;
+mod otp;
 mod upstreams;
 
 /// Store on a PostgreSQL database.

@@ -34,7 +34,9 @@ use super::{
 use crate::workers::{names, Workers};
 
 mod audit;
+mod factors;
 mod logout;
+mod otp;
 mod upstreams;
 
 /// How long a statement waits for another process (a `ferriam` command) to release the file.

@@ -178,7 +178,12 @@ pub const ACCESS_TOKEN_REVOKED: &str =
 /// The purge, one statement per table with a lifetime: `$1` the cutoff, `$2` the batch size.
 /// Each comes with how many seconds before now its cutoff lies: consumed codes are kept a
 /// little past their expiry so that a late replay is still recognised and its grant revoked.
-pub const PURGE: [(&str, i64); 8] = [
+pub const PURGE: [(&str, i64); 9] = [
+    (
+        "DELETE FROM otp_challenges WHERE id_hash IN \
+         (SELECT id_hash FROM otp_challenges WHERE expires_at < $1 LIMIT $2)",
+        0,
+    ),
     (
         "DELETE FROM codes WHERE code_hash IN \
          (SELECT code_hash FROM codes WHERE expires_at < $1 LIMIT $2)",

@@ -1,0 +1,109 @@
+//! Sending one-time codes to people: by email over SMTP ([`email`]), by SMS through an HTTP
+//! gateway ([`sms`]), or, for a channel without settings, into the server log, which is for
+//! development only (README says how to configure both).
+
+pub mod email;
+pub mod sms;
+
+use crate::config::Config;
+use crate::pages::Pages;
+
+/// Why a code could not be sent; the text is for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("the [email] settings: {0}")]
+    EmailSettings(String),
+    #[error("the email could not be sent: {0}")]
+    Email(String),
+    #[error("the [sms] settings: {0}")]
+    SmsSettings(String),
+    #[error("the SMS gateway refused the message: {0}")]
+    SmsRefused(String),
+    #[error("the SMS gateway could not be reached: {0}")]
+    SmsFailed(String),
+}
+
+/// What a code message says besides the code.
+pub struct CodeMessage<'a> {
+    pub code: &'a str,
+    /// The application the user is signing in to.
+    pub client_name: &'a str,
+    /// How long the code is valid.
+    pub minutes: u64,
+}
+
+/// The configured channels.
+pub struct Notifier {
+    email: Option<email::Mailer>,
+    sms: Option<sms::SmsGateway>,
+}
+
+impl Notifier {
+    /// The channels the settings configure; a setting that cannot work is refused at start.
+    pub fn new(config: &Config) -> Result<Self, NotifyError> {
+        Ok(Self {
+            email: config.email.as_ref().map(email::Mailer::new).transpose()?,
+            sms: config.sms.as_ref().map(sms::SmsGateway::new).transpose()?,
+        })
+    }
+
+    /// Emails `message` to `address` (text and HTML parts from the `email_code.txt` and
+    /// `email_code.html` templates), or logs it without `[email]`.
+    pub async fn email_code(
+        &self,
+        pages: &Pages,
+        address: &str,
+        message: &CodeMessage<'_>,
+    ) -> Result<(), NotifyError> {
+        let Some(mailer) = &self.email else {
+            tracing::warn!(
+                to = %address,
+                code = %message.code,
+                "no [email] settings: the one-time code is written here instead (development only)"
+            );
+            return Ok(());
+        };
+        let context = minijinja::context! {
+            code => message.code,
+            client_name => message.client_name,
+            minutes => message.minutes,
+        };
+        let render = |name| {
+            pages
+                .render_text(name, &context)
+                .map_err(|e| NotifyError::Email(format!("template {name}: {e}")))
+        };
+        let subject = format!("Your sign-in code for {}", message.client_name);
+        mailer
+            .send(
+                address,
+                &subject,
+                render("email_code.txt")?,
+                render("email_code.html")?,
+            )
+            .await
+    }
+
+    /// Texts `message` to `phone` (E.164), or logs it without `[sms]`.
+    pub async fn sms_code(
+        &self,
+        phone: &str,
+        message: &CodeMessage<'_>,
+    ) -> Result<(), NotifyError> {
+        let text = format!(
+            "{} is your sign-in code for {}. It is valid for {} minutes.",
+            message.code, message.client_name, message.minutes
+        );
+        match &self.sms {
+            Some(gateway) => gateway.send(phone, &text).await,
+            None => {
+                tracing::warn!(
+                    to = %phone,
+                    code = %message.code,
+                    "no [sms] settings: the one-time code is written here instead (development only)"
+                );
+                Ok(())
+            }
+        }
+    }
+}
