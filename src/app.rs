@@ -90,6 +90,18 @@ pub fn app(state: AppState) -> Router {
             get(web::signin::consent_page).post(web::signin::consent_submit),
         )
         .route(
+            "/signin/factor",
+            get(web::factors::factor_page).post(web::factors::factor_submit),
+        )
+        .route(
+            "/signin/code",
+            get(web::factors::code_page).post(web::factors::code_submit),
+        )
+        .route(
+            "/signin/code/resend",
+            axum::routing::post(web::factors::resend),
+        )
+        .route(
             "/federation/start",
             axum::routing::post(web::federation::start),
         )

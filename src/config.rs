@@ -51,6 +51,12 @@ pub struct Config {
     pub audit_retention: u64,
     /// Sign-in policy: `[[mfa.rules]]`, which second factors a sign-in needs.
     pub mfa: MfaConfig,
+    /// Seconds a one-time code sent by email or SMS is valid.
+    pub otp_ttl: u64,
+    /// Attempts at one code (or at TOTP codes in one sign-in) before it is void.
+    pub otp_max_attempts: u32,
+    /// Codes sent per factor in one sign-in (the first and the resends).
+    pub otp_max_sends: u32,
     /// Where one-time codes go by email; absent: into the server log (development only).
     pub email: Option<EmailConfig>,
     /// The HTTP gateway one-time codes go through by SMS; absent: into the server log.
@@ -97,6 +103,9 @@ impl Default for Config {
             purge_interval: 60,
             audit_retention: 90 * 24 * 3600,
             mfa: MfaConfig::default(),
+            otp_ttl: 300,
+            otp_max_attempts: 5,
+            otp_max_sends: 3,
             email: None,
             sms: None,
             client_assertion_max_lifetime: 300,

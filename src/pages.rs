@@ -9,7 +9,9 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::Environment;
 use serde::Serialize;
 
-const BUILT_IN: [(&str, &str); 9] = [
+const BUILT_IN: [(&str, &str); 11] = [
+    ("code.html", include_str!("../templates/code.html")),
+    ("factor.html", include_str!("../templates/factor.html")),
     (
         "email_code.txt",
         include_str!("../templates/email_code.txt"),

@@ -9,6 +9,7 @@
 
 pub mod completion;
 mod cookies;
+pub mod factors;
 mod front_channel;
 pub mod upstream;
 
@@ -74,11 +75,17 @@ async fn try_begin(
     let signed_in = current_session(state, headers).await?;
     // OpenID Connect Core §3.1.2.1: prompt=login and an exceeded max_age force a new sign-in;
     // "max_age=0 is equivalent to prompt=login", even for a session a second old.
+    // A client whose policy rule asks for factors the session did not prove gets a new
+    // sign-in that proves them (step-up), not single sign-on.
     let usable = signed_in.filter(|s| {
         !request.prompt.login
             && request
                 .max_age
                 .is_none_or(|max| max > 0 && now - s.session.auth_time <= max)
+            && completion::satisfied(
+                &completion::policy(state, &s.user, s.session.idp.as_deref(), &request.client_id),
+                &s.session.factors,
+            )
     });
     if let Some(s) = &usable {
         let needs_consent = needs_consent(state, &request, &s.user.sub).await?;
@@ -126,6 +133,7 @@ async fn try_begin(
         sid: String::new(),
         expires_at: now + state.config.interaction_ttl as i64,
         upstream: None,
+        pending: None,
     };
     let page = match usable {
         Some(s) => {

@@ -258,7 +258,7 @@ pub async fn callback(
     let id = opaque::random_token();
     interaction.csrf_hash = opaque::hash(&super::csrf_token(state, &id));
     let signed_in = SignedIn {
-        sub: &user.sub,
+        user: &user,
         amr,
         idp: Some(&upstream.name),
     };

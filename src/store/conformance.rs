@@ -270,6 +270,7 @@ async fn sessions_interactions_consents(store: &dyn Store) {
         amr: vec!["fed".into()],
         expires_at: 100,
         idp: Some("corp".into()),
+        factors: vec![ferriam_protocol::mfa::Factor::Sms],
     };
     store.create_session("h1", &s).await.unwrap();
     assert_eq!(store.session("h1", 50).await.unwrap(), Some(s));
@@ -327,6 +328,7 @@ fn interaction(expires_at: i64) -> Interaction {
                 pkce_verifier: "v".into(),
             },
         }),
+        pending: None,
     }
 }
 

@@ -29,8 +29,8 @@ pub use factors::{FactorStore, TotpFactor};
 pub use logout::{Delivery, EndedSession, LogoutStore, SessionSummary};
 pub use otp::{Attempt, NewCode, OtpStore};
 pub use records::{
-    CodeRecord, CodeRedemption, FailureCount, Interaction, KeyRecord, Profile, RefreshRecord,
-    Session, StoredClient, UpstreamWait, User,
+    CodeRecord, CodeRedemption, FailureCount, Interaction, KeyRecord, PendingFactors, Profile,
+    RefreshRecord, Session, StoredClient, UpstreamWait, User,
 };
 pub use upstreams::{Upstream, UpstreamLink, UpstreamStore};
 

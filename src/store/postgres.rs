@@ -385,6 +385,7 @@ impl SessionStore for PgStore {
             .bind(to_json(&s.amr)?)
             .bind(s.expires_at)
             .bind(&s.idp)
+            .bind(to_json(&s.factors)?)
             .execute(&self.pool)
             .await?;
         Ok(())

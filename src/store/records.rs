@@ -3,6 +3,7 @@
 use ferriam_protocol::authorize::AuthorizationRequest;
 use ferriam_protocol::claims::UserClaims;
 use ferriam_protocol::client::Client;
+use ferriam_protocol::mfa::Factor;
 use ferriam_protocol::token::authorization_code::CodeBinding;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -100,6 +101,8 @@ pub struct Session {
     pub expires_at: i64,
     /// The upstream identity provider the user signed in through; `None` for the local form.
     pub idp: Option<String>,
+    /// The second factors proved in this session.
+    pub factors: Vec<Factor>,
 }
 
 /// An authorization request waiting for the user to sign in or consent, bound to one browser.
@@ -124,6 +127,27 @@ pub struct Interaction {
     /// user signs in there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<UpstreamWait>,
+    /// Set once the first factor is proved and the policy asks for more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingFactors>,
+}
+
+/// A sign-in between its first factor (password or upstream) and the second factors its
+/// policy rule asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFactors {
+    pub sub: String,
+    /// What the first factor gave: `["pwd"]`, or `["fed", ...the upstream's amr]`.
+    pub first_amr: Vec<String>,
+    pub idp: Option<String>,
+    /// The rule that asked, for the audit trail.
+    pub rule: Option<String>,
+    /// Factors still to prove, in order; the first is the one asked now.
+    pub remaining: Vec<Factor>,
+    /// Factors to choose one from (an `any_of` rule) before `remaining` is set.
+    #[serde(default)]
+    pub choices: Vec<Factor>,
+    pub proved: Vec<Factor>,
 }
 
 /// What the callback of an upstream sign-in needs: where the user came from and the leg's

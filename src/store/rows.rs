@@ -86,6 +86,7 @@ pub(super) fn session(row: &impl Columns) -> StoreResult<Session> {
         amr: row.json("amr")?,
         expires_at: row.column("expires_at")?,
         idp: row.column("idp")?,
+        factors: row.json("factors")?,
     })
 }
 

@@ -519,11 +519,20 @@ impl SessionStore for SqliteStore {
     async fn create_session(&self, id_hash: &str, s: &Session) -> StoreResult<()> {
         let (id_hash, s) = (id_hash.to_owned(), s.clone());
         self.run(move |c| {
-            let amr = to_json(&s.amr)?;
+            let (amr, factors) = (to_json(&s.amr)?, to_json(&s.factors)?);
             execute(
                 c,
                 sql::INSERT_SESSION,
-                params![id_hash, s.sid, s.sub, s.auth_time, amr, s.expires_at, s.idp],
+                params![
+                    id_hash,
+                    s.sid,
+                    s.sub,
+                    s.auth_time,
+                    amr,
+                    s.expires_at,
+                    s.idp,
+                    factors
+                ],
             )
             .map(drop)
         })

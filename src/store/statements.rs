@@ -93,8 +93,9 @@ pub const KEY_SET_VERSION: &str = "SELECT COUNT(*), CAST(COUNT(retired_at) AS BI
 
 /// A session begins when the user authenticates, so its `created_at` is its `auth_time`.
 pub const INSERT_SESSION: &str = "INSERT INTO sessions (id_hash, sid, sub, auth_time, amr, \
-     expires_at, idp, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $4)";
-pub const SESSION: &str = "SELECT sid, sub, auth_time, amr, expires_at, idp FROM sessions \
+     expires_at, idp, factors, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $4)";
+pub const SESSION: &str =
+    "SELECT sid, sub, auth_time, amr, expires_at, idp, factors FROM sessions \
      WHERE id_hash = $1 AND expires_at > $2";
 pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";
 

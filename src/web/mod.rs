@@ -6,6 +6,7 @@ pub mod client_throttle;
 pub mod cors;
 pub mod discovery;
 pub mod extract;
+pub mod factors;
 pub mod federation;
 pub mod introspect;
 pub mod logout;

@@ -23,7 +23,7 @@ fn bad_form(state: &AppState, e: OAuthError) -> Response {
 }
 
 /// The interaction a page shows, from the `interaction` query parameter.
-async fn shown(
+pub(super) async fn shown(
     state: &AppState,
     headers: &HeaderMap,
     params: Result<Params, OAuthError>,
@@ -201,7 +201,7 @@ async fn try_login(
     };
     state.store.clear_login_failures(&user.sub).await?;
     let signed_in = SignedIn {
-        sub: &user.sub,
+        user: &user,
         amr: vec!["pwd".to_owned()],
         idp: None,
     };

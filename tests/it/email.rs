@@ -13,15 +13,15 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// What the SMTP server received: the envelope, the credentials and the data of each message.
 #[derive(Default, Debug)]
-struct Received {
-    mail_from: Vec<String>,
-    rcpt_to: Vec<String>,
-    auth: Vec<String>,
-    data: Vec<String>,
+pub struct Received {
+    pub mail_from: Vec<String>,
+    pub rcpt_to: Vec<String>,
+    pub auth: Vec<String>,
+    pub data: Vec<String>,
 }
 
 /// An SMTP server on 127.0.0.1 that accepts everything, except recipients at `refused.example`.
-async fn smtp_server() -> (u16, Arc<Mutex<Received>>) {
+pub async fn smtp_server() -> (u16, Arc<Mutex<Received>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

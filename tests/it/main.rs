@@ -16,6 +16,7 @@ mod code_flow;
 mod cors;
 mod discovery;
 mod email;
+mod factors;
 mod federation;
 mod implicit;
 mod implicit_errors;

@@ -14,6 +14,7 @@ fn session(sid: &str, sub: &str, auth_time: i64, expires_at: i64) -> Session {
         amr: vec!["pwd".into()],
         expires_at,
         idp: None,
+        factors: vec![],
     }
 }
 
