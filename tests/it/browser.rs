@@ -1,8 +1,9 @@
 //! The sign-in pages in a real browser: headless Chromium, driven through chromedriver's
 //! W3C WebDriver API, signs a user in at a phone-sized window, consents, and lands on the
 //! client's loopback redirect URI with a code that the token endpoint accepts.
-//! Another signs in through an upstream (a second Ferriam process) from the choice page, and a
-//! third signs out and sees the front-channel logout frame load.
+//! Another signs in through an upstream (a second Ferriam process) from the choice page, one
+//! with an emailed code (a real SMTP conversation on loopback), and one signs out and sees the
+//! front-channel logout frame load. Screenshots go to target/screenshots/.
 //!
 //! Needs `chromium` and `chromedriver` (Debian packages `chromium`, `chromium-driver`); without
 //! them the test is skipped with a message, except under `CI=true`, where it fails.
@@ -350,6 +351,73 @@ async fn signs_in_through_an_upstream_in_a_real_browser() {
         .unwrap();
     let id_token = tokens["id_token"].as_str().expect("an ID token");
     assert_eq!(jwt_part(id_token, 1)["amr"], json!(["fed", "pwd"]));
+    drop(driver);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signs_in_with_an_email_code_in_a_real_browser() {
+    use ferriam_protocol::mfa::policy::{Conditions, Rule, Rules};
+    use ferriam_protocol::mfa::Factor;
+
+    let Some(driver) = WebDriver::start().await else {
+        return;
+    };
+    let (smtp_port, received) = crate::email::smtp_server().await;
+    let server = TestServer::start_with(Db::Sqlite, move |c| {
+        c.email = Some(ferriam::config::EmailConfig {
+            smtp_url: format!("smtp://127.0.0.1:{smtp_port}"),
+            from: "Ferriam <no-reply@example.com>".into(),
+        });
+        c.mfa.rules = Rules(vec![Rule {
+            name: "everyone".into(),
+            when: Conditions::default(),
+            require: vec![Factor::Email],
+            any_of: vec![],
+        }]);
+    })
+    .await
+    .expect("server");
+    server.create_user("ada").await;
+    let port = loopback_client().await;
+    let redirect_uri = format!("http://127.0.0.1:{port}/cb");
+    let uri = redirect_uri.clone();
+    let app = server
+        .create_client(move |c| c.redirect_uris = vec![uri])
+        .await;
+    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.id)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", "openid")
+        .append_pair("state", "browser-state");
+    driver.open(url.as_str()).await;
+    driver.wait_for_url(&server.url("/signin/login")).await;
+    driver.type_into("#username", "ada").await;
+    driver.type_into("#password", PASSWORD).await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for_url(&server.url("/signin/code")).await;
+    driver.screenshot("code").await;
+    let data = received
+        .lock()
+        .unwrap()
+        .data
+        .last()
+        .cloned()
+        .expect("an email");
+    let text = data.replace("=\n", "");
+    let marker = "Test App is ";
+    let start = text.find(marker).expect("the code sentence") + marker.len();
+    driver.type_into("#code", &text[start..start + 6]).await;
+    driver
+        .click("form[action='/signin/code'] button[type=submit]")
+        .await;
+    driver.wait_for_url(&server.url("/signin/consent")).await;
+    driver.screenshot("consent_after_code").await;
+    driver.click("button[value=allow]").await;
+    let landed = url::Url::parse(&driver.wait_for_url(&redirect_uri).await).unwrap();
+    assert!(landed.query_pairs().any(|(k, _)| k == "code"), "{landed}");
     drop(driver);
     server.stop().await;
 }
