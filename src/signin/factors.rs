@@ -234,7 +234,15 @@ pub async fn code_page(
         return Ok(super::see_other(&format!("/signin/login?interaction={id}")));
     };
     let Some(&factor) = pending.remaining.first() else {
-        return Ok(super::see_other(&format!("/signin/login?interaction={id}")));
+        // Nothing chosen yet: the choice comes first.
+        let page = if pending.choices.is_empty() {
+            "login"
+        } else {
+            "factor"
+        };
+        return Ok(super::see_other(&format!(
+            "/signin/{page}?interaction={id}"
+        )));
     };
     let user = state.store.user_by_sub(&pending.sub).await?;
     let destination = user.as_ref().and_then(|u| match factor {
