@@ -201,6 +201,23 @@ fn find(program: &str) -> Option<String> {
         .find(|path| std::path::Path::new(path).is_file())
 }
 
+/// An authorization request for the code flow with `state=browser-state`.
+fn browser_authorize_url(
+    server: &TestServer,
+    client_id: &str,
+    redirect_uri: &str,
+    scope: &str,
+) -> String {
+    let mut url = url::Url::parse(&server.url("/authorize")).expect("url");
+    url.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", scope)
+        .append_pair("state", "browser-state");
+    url.to_string()
+}
+
 /// A client endpoint on loopback that answers every request, so the browser can land on it.
 async fn loopback_client() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -238,14 +255,8 @@ async fn signs_in_with_a_real_browser() {
         .create_client(move |c| c.redirect_uris = vec![uri])
         .await;
 
-    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", &app.id)
-        .append_pair("response_type", "code")
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("scope", "openid email")
-        .append_pair("state", "browser-state");
-    driver.open(url.as_str()).await;
+    let url = browser_authorize_url(&server, &app.id, &redirect_uri, "openid email");
+    driver.open(&url).await;
     driver.wait_for_url(&server.url("/signin/login")).await;
     driver.screenshot("login").await;
     driver.type_into("#username", "ada").await;
@@ -302,14 +313,8 @@ async fn signs_in_through_an_upstream_in_a_real_browser() {
         .create_client(move |c| c.redirect_uris = vec![uri])
         .await;
 
-    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", &app.id)
-        .append_pair("response_type", "code")
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("scope", "openid")
-        .append_pair("state", "browser-state");
-    driver.open(url.as_str()).await;
+    let url = browser_authorize_url(&server, &app.id, &redirect_uri, "openid");
+    driver.open(&url).await;
     driver.wait_for_url(&server.url("/signin/login")).await;
     driver.screenshot("choice").await;
     driver.click("button[name=idp][value=corp]").await;
@@ -385,31 +390,16 @@ async fn signs_in_with_an_email_code_in_a_real_browser() {
     let app = server
         .create_client(move |c| c.redirect_uris = vec![uri])
         .await;
-    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", &app.id)
-        .append_pair("response_type", "code")
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("scope", "openid")
-        .append_pair("state", "browser-state");
-    driver.open(url.as_str()).await;
+    let url = browser_authorize_url(&server, &app.id, &redirect_uri, "openid");
+    driver.open(&url).await;
     driver.wait_for_url(&server.url("/signin/login")).await;
     driver.type_into("#username", "ada").await;
     driver.type_into("#password", PASSWORD).await;
     driver.click("button[type=submit]").await;
     driver.wait_for_url(&server.url("/signin/code")).await;
     driver.screenshot("code").await;
-    let data = received
-        .lock()
-        .unwrap()
-        .data
-        .last()
-        .cloned()
-        .expect("an email");
-    let text = data.replace("=\n", "");
-    let marker = "Test App is ";
-    let start = text.find(marker).expect("the code sentence") + marker.len();
-    driver.type_into("#code", &text[start..start + 6]).await;
+    let code = crate::email::last_code(&received, "Test App");
+    driver.type_into("#code", &code).await;
     driver
         .click("form[action='/signin/code'] button[type=submit]")
         .await;
@@ -468,13 +458,8 @@ async fn front_channel_logout_frame_loads_in_a_real_browser() {
             c.frontchannel_logout_uri = Some(format!("http://127.0.0.1:{fc_port}/fc"));
         })
         .await;
-    let mut url = url::Url::parse(&server.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", &app.id)
-        .append_pair("response_type", "code")
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("scope", "openid");
-    driver.open(url.as_str()).await;
+    let url = browser_authorize_url(&server, &app.id, &redirect_uri, "openid");
+    driver.open(&url).await;
     driver.wait_for_url(&server.url("/signin/login")).await;
     driver.type_into("#username", "ada").await;
     driver.type_into("#password", PASSWORD).await;

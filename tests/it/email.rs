@@ -87,6 +87,22 @@ pub async fn smtp_server() -> (u16, Arc<Mutex<Received>>) {
     (port, received)
 }
 
+/// The code in the last message the server received for `client_name` (the template's
+/// sentence "... for CLIENT is CODE"), quoted-printable soft line breaks joined.
+pub fn last_code(received: &Arc<Mutex<Received>>, client_name: &str) -> String {
+    let data = received
+        .lock()
+        .unwrap()
+        .data
+        .last()
+        .cloned()
+        .expect("an email");
+    let text = unfolded(&data);
+    let marker = format!("{client_name} is ");
+    let start = text.find(&marker).expect("the code sentence") + marker.len();
+    text[start..start + 6].to_owned()
+}
+
 fn settings(smtp_url: &str) -> Config {
     Config {
         email: Some(EmailConfig {

@@ -11,7 +11,7 @@ use ferriam_protocol::mfa::policy::{Conditions, Rule, Rules};
 use ferriam_protocol::mfa::{totp, Factor};
 use reqwest::StatusCode;
 
-use crate::email::{smtp_server, Received};
+use crate::email::{last_code, smtp_server};
 use crate::harness::*;
 use crate::on_both_databases;
 
@@ -22,23 +22,6 @@ fn rule(name: &str, require: &[Factor], any_of: &[Factor]) -> Rule {
         require: require.to_vec(),
         any_of: any_of.to_vec(),
     }
-}
-
-/// The last code the SMTP server received.
-fn emailed_code(received: &Arc<Mutex<Received>>) -> String {
-    let data = received
-        .lock()
-        .unwrap()
-        .data
-        .last()
-        .cloned()
-        .expect("an email");
-    let text = data.replace("=\n", "");
-    let start = text
-        .find("Payroll is ")
-        .map(|i| i + "Payroll is ".len())
-        .expect("the code sentence");
-    text[start..start + 6].to_owned()
 }
 
 /// Signs in with the password and returns the page the sign-in went to next.
@@ -142,7 +125,7 @@ async fn an_email_code_completes_the_sign_in() {
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains("a***@example.com"), "{}", page.body);
         assert_eq!(received.lock().unwrap().rcpt_to, ["<ada@example.com>"]);
-        let code = emailed_code(&received);
+        let code = last_code(&received, "Payroll");
 
         let wrong = if code == "000000" { "111111" } else { "000000" };
         let refused = Page::read(enter(&server, &browser, &page.body, wrong).await).await;
@@ -186,7 +169,7 @@ async fn wrong_codes_and_resends_are_limited() {
     let browser = Browser::new();
     let to_code = after_password(&server, &browser, &client, "ada").await;
     let page = Page::read(browser.follow(&server.issuer, to_code).await).await;
-    let code = emailed_code(&received);
+    let code = last_code(&received, "Payroll");
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
         let refused = Page::read(enter(&server, &browser, &page.body, wrong).await).await;
@@ -218,13 +201,13 @@ async fn wrong_codes_and_resends_are_limited() {
             .expect("posted")
     };
     assert_eq!(resend().await.status(), StatusCode::SEE_OTHER);
-    let fresh = emailed_code(&received);
+    let fresh = last_code(&received, "Payroll");
     assert_eq!(
         resend().await.status(),
         StatusCode::SEE_OTHER,
         "the third code"
     );
-    let third = emailed_code(&received);
+    let third = last_code(&received, "Payroll");
     Page::read(resend().await)
         .await
         .assert_error(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable");
