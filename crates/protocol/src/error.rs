@@ -23,6 +23,24 @@ pub enum ErrorCode {
     InsufficientScope,
     RequestNotSupported,
     RequestUriNotSupported,
+    /// CIBA §11 (and RFC 8628 §3.5): the user has not answered yet.
+    AuthorizationPending,
+    /// CIBA §11: polled faster than the interval.
+    SlowDown,
+    /// CIBA §11: the auth_req_id has expired.
+    ExpiredToken,
+    /// CIBA §13: the login_hint_token has expired.
+    ExpiredLoginHintToken,
+    /// CIBA §13: the hint names no user the server knows.
+    UnknownUserId,
+    /// CIBA §13: the client must send a user_code and did not.
+    MissingUserCode,
+    /// CIBA §13: the user_code is not the user's.
+    InvalidUserCode,
+    /// CIBA §13: the binding_message cannot be shown.
+    InvalidBindingMessage,
+    /// CIBA §13: the request failed for a reason the server does not tell.
+    TransactionFailed,
 }
 
 impl ErrorCode {
@@ -46,6 +64,15 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
+            Self::ExpiredLoginHintToken => "expired_login_hint_token",
+            Self::UnknownUserId => "unknown_user_id",
+            Self::MissingUserCode => "missing_user_code",
+            Self::InvalidUserCode => "invalid_user_code",
+            Self::InvalidBindingMessage => "invalid_binding_message",
+            Self::TransactionFailed => "transaction_failed",
         }
     }
 

@@ -23,9 +23,11 @@
 //! - [`discovery`]: the provider metadata document.
 //! - [`upstream`]: registering upstream identity providers and routing sign-ins to them.
 //! - [`logout`]: RP-initiated, back-channel and front-channel logout rules.
+//! - [`ciba`]: Client-Initiated Backchannel Authentication: the request, delivery modes, polls.
 
 pub mod authorize;
 pub mod bearer;
+pub mod ciba;
 mod civil;
 pub mod claims;
 pub mod client;
