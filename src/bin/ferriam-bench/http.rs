@@ -1,6 +1,7 @@
 //! HTTP pieces shared by the workloads: the load client, Basic authentication, PKCE, and a
 //! small browser with a cookie jar of its own (so many simulated browsers share one
-//! connection pool) that walks Ferriam's sign-in pages from /authorize to the code.
+//! connection pool) that walks Ferriam's sign-in pages from /authorize to the code, entering
+//! an emailed one-time code when asked.
 
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use base64::Engine;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 use serde::Deserialize;
+
+use crate::smtp::Mailbox;
 
 /// The redirect URI registered for the benchmark's web client (never contacted).
 pub const REDIRECT_URI: &str = "https://app.example/cb";
@@ -140,16 +143,37 @@ impl Browser {
         authorize_url: &str,
         username: &str,
     ) -> Result<String> {
+        self.sign_in_with_code(http, issuer, authorize_url, username, None)
+            .await
+    }
+
+    /// [`Browser::sign_in`], entering the one-time code that reaches `mailbox` when the server
+    /// asks for one after the password (`/signin/code`).
+    pub async fn sign_in_with_code(
+        &mut self,
+        http: &reqwest::Client,
+        issuer: &str,
+        authorize_url: &str,
+        username: &str,
+        mut mailbox: Option<&mut Mailbox>,
+    ) -> Result<String> {
         let mut response = self.get(http, authorize_url).await?;
-        // Bounded: login, then consent, then the redirect to the client.
-        for _ in 0..4 {
+        // Bounded: login, the code, then consent, then the redirect to the client.
+        for _ in 0..5 {
             expect_status(&response, StatusCode::SEE_OTHER, "a redirect")?;
             let location = location(&response)?;
+            let code;
             let (form, answer): (&str, &[(&str, &str)]) = if location.starts_with("/signin/login") {
                 (
                     "/signin/login",
                     &[("username", username), ("password", PASSWORD)],
                 )
+            } else if location.starts_with("/signin/code") {
+                let Some(mailbox) = mailbox.as_deref_mut() else {
+                    bail!("the server asked for a one-time code");
+                };
+                code = mailbox.code().await?;
+                ("/signin/code", &[("code", code.as_str())])
             } else if location.starts_with("/signin/consent") {
                 ("/signin/consent", &[("decision", "allow")])
             } else {

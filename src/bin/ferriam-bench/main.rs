@@ -7,7 +7,8 @@
 //! Modules: [`options`] (command line), [`server`] (the `ferriam` binary and databases),
 //! [`seed`] (CLI seeding, codes through the real sign-in), [`http`] (browser and token
 //! helpers), [`driver`] (the load generator), [`workloads`] (the workload table), [`limits`]
-//! (signatures and hashes per second), [`procfs`] (CPU and RSS), [`wrk`] (the C load
+//! (signatures and hashes per second), [`smtp`] (the SMTP sink the email-code sign-in reads
+//! its codes from), [`procfs`] (CPU and RSS), [`wrk`] (the C load
 //! generator for single-endpoint workloads), [`baseline`] (a bare endpoint that only signs,
 //! the reference for RS256), [`peer`] (node-oidc-provider), [`redis`] (the peer's store),
 //! [`revocation`] (the introspection and revocation workloads), [`report`] (markdown and
@@ -25,6 +26,7 @@ mod report;
 mod revocation;
 mod seed;
 mod server;
+mod smtp;
 mod workloads;
 mod wrk;
 
@@ -276,8 +278,12 @@ async fn run_database(
     let label = format!("Ferriam ({})", db.label);
     let log = out_dir.join(format!("ferriam-{}.log", db.label.to_lowercase()));
     let _ = std::fs::remove_file(&log);
+    let sink = Arc::new(smtp::Sink::start(seed::EMAIL_CLIENT_NAME).await?);
+    let settings_dir = server::TempDir::new("settings")?;
+    let settings =
+        server::write_settings(&settings_dir.0, &sink.smtp_url(), seed::EMAIL_CLIENT_ID)?;
     eprintln!("==> {label}: start on a new database");
-    let first = Ferriam::start(bin, &db.url, &log).await?;
+    let first = Ferriam::start(bin, &db.url, &settings, &log).await?;
     let mut figures = ServerFigures {
         label: label.clone(),
         start_new_ms: first.ready_after.as_secs_f64() * 1000.0,
@@ -285,21 +291,41 @@ async fn run_database(
     };
     first.stop().await?;
     eprintln!("==> {label}: seeding users, clients and keys through the CLI");
-    let seed = seed::seed(bin, &db.url).await?;
-    let server = Ferriam::start(bin, &db.url, &log).await?;
+    // One user per task of the email-code sign-in, each with an address of its own.
+    let email_users = if options.selected(report::EMAIL_SIGNIN_WORKLOAD) {
+        options.concurrencies().into_iter().max().unwrap_or(0)
+    } else {
+        0
+    };
+    let seed = seed::seed(bin, &db.url, email_users).await?;
+    let server = Ferriam::start(bin, &db.url, &settings, &log).await?;
     figures.start_existing_ms = server.ready_after.as_secs_f64() * 1000.0;
     tokio::time::sleep(Duration::from_secs(1)).await;
     figures.idle_rss_kb = server.tree().rss_kb();
     eprintln!("==> {label}: first sign-in of every user, warm-up");
     let codes = seed::CodeFactory::new(&server.issuer, &seed).await?;
-    let workloads = workloads::ferriam_workloads(&server.issuer, &seed, &codes);
+    let workloads = workloads::ferriam_workloads(&server.issuer, &seed, &codes, &sink);
     warm_up(&workloads, options.warmup()).await;
-    for workload in workloads.iter().filter(|w| options.selected(w.name())) {
+    let selected: Vec<&dyn Workload> = workloads
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|w| options.selected(w.name()))
+        .collect();
+    for group in back_to_back(&selected) {
         for &c in &options.concurrencies() {
-            let row = measure(bench, workload.as_ref(), &label, server.tree(), c, limits).await;
-            figures.peak_rss_kb = figures.peak_rss_kb.max(row.usage.peak_rss_kb);
-            report.rows.push(row);
+            for workload in &group {
+                let row = measure(bench, *workload, &label, server.tree(), c, limits).await;
+                figures.peak_rss_kb = figures.peak_rss_kb.max(row.usage.peak_rss_kb);
+                report.rows.push(row);
+            }
         }
+    }
+    if sink.unrouted() > 0 {
+        report.notes.push(format!(
+            "On {}, {} emails reached the SMTP sink without a code or without a sign-in waiting at their address.",
+            db.label,
+            sink.unrouted()
+        ));
     }
     if with_peer {
         let ferriam = Paired {
@@ -319,6 +345,25 @@ async fn run_database(
     figures.stop_ms = server.stop().await?.as_secs_f64() * 1000.0;
     report.servers.push(figures);
     Ok(())
+}
+
+/// The selected workloads in the order they run, each with those compared with it
+/// ([`Workload::compared_with`]) right after it: a group runs at each concurrency in turn.
+fn back_to_back<'a>(selected: &[&'a dyn Workload]) -> Vec<Vec<&'a dyn Workload>> {
+    let is_selected = |name: &str| selected.iter().any(|w| w.name() == name);
+    selected
+        .iter()
+        .filter(|w| !w.compared_with().is_some_and(is_selected))
+        .map(|&w| {
+            let mut group = vec![w];
+            group.extend(
+                selected
+                    .iter()
+                    .filter(|o| o.compared_with() == Some(w.name())),
+            );
+            group
+        })
+        .collect()
 }
 
 /// The bare endpoints of [`baseline`], under the load of each Ferriam workload they are the

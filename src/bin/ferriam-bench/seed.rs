@@ -1,4 +1,5 @@
-//! Seeding through the real CLI (users, clients, ES256 and EdDSA keys), and the
+//! Seeding through the real CLI (users, clients, ES256 and EdDSA keys; for the email-code
+//! sign-in, users with an address each and the client whose policy rule asks for the code), and the
 //! [`CodeFactory`]: signed-in browsers that make authorization codes through the real
 //! /authorize endpoint (session and remembered consent, PKCE) before a workload runs.
 
@@ -20,6 +21,11 @@ const CODE_BROWSERS: usize = 8;
 /// The longest code preparation allowed; the workload runs with what was made by then.
 const CODE_PREP_LIMIT: Duration = Duration::from_secs(90);
 
+/// The client the email-code sign-in signs in to: the settings' `[[mfa.rules]]` names it.
+pub const EMAIL_CLIENT_ID: &str = "bench-web-email";
+/// Its name, which the code's email quotes ("Your sign-in code for NAME is CODE").
+pub const EMAIL_CLIENT_NAME: &str = "bench-web-email";
+
 /// A registered confidential client.
 #[derive(Clone, Debug)]
 pub struct ClientCreds {
@@ -37,6 +43,10 @@ pub struct Seed {
     pub web: ClientCreds,
     /// A resource server: a confidential client that introspects tokens.
     pub rs: ClientCreds,
+    /// Users of the email-code sign-in, one per concurrent task: (username, address).
+    pub email_users: Vec<(String, String)>,
+    /// The web application whose sign-ins need an email code ([`EMAIL_CLIENT_ID`]).
+    pub email_web: ClientCreds,
 }
 
 impl Seed {
@@ -62,33 +72,46 @@ fn creds(v: &Value) -> Result<ClientCreds> {
     })
 }
 
-/// Creates users, clients and keys with `ferriam user|client|key ...` on `db_url`.
-pub async fn seed(bin: &Path, db_url: &str) -> Result<Seed> {
+/// Creates one user with a verified address and the benchmark's password.
+async fn create_user(bin: &Path, db_url: &str, username: &str, email: &str) -> Result<()> {
+    cli(
+        bin,
+        db_url,
+        &[
+            "user",
+            "create",
+            "--username",
+            username,
+            "--email",
+            email,
+            "--email-verified",
+            "--given-name",
+            "Ada",
+            "--family-name",
+            "Lovelace",
+            "--password-stdin",
+        ],
+        Some(http::PASSWORD),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Creates users, clients and keys with `ferriam user|client|key ...` on `db_url`, and
+/// `email_users` users for the email-code sign-in.
+pub async fn seed(bin: &Path, db_url: &str, email_users: usize) -> Result<Seed> {
     let mut users = Vec::new();
     for i in 0..USERS {
         let username = format!("bench{i:02}");
-        let email = format!("{username}@example.com");
-        cli(
-            bin,
-            db_url,
-            &[
-                "user",
-                "create",
-                "--username",
-                &username,
-                "--email",
-                &email,
-                "--email-verified",
-                "--given-name",
-                "Ada",
-                "--family-name",
-                "Lovelace",
-                "--password-stdin",
-            ],
-            Some(http::PASSWORD),
-        )
-        .await?;
+        create_user(bin, db_url, &username, &format!("{username}@example.com")).await?;
         users.push(username);
+    }
+    let mut mail_users = Vec::new();
+    for i in 0..email_users {
+        let username = format!("benchmail{i:03}");
+        let address = format!("{username}@mail.example");
+        create_user(bin, db_url, &username, &address).await?;
+        mail_users.push((username, address));
     }
     for alg in ["ES256", "EdDSA"] {
         cli(bin, db_url, &["key", "rotate", "--alg", alg], None).await?;
@@ -141,6 +164,27 @@ pub async fn seed(bin: &Path, db_url: &str) -> Result<Seed> {
     )
     .await?;
     let web = creds(&out)?;
+    let out = cli(
+        bin,
+        db_url,
+        &[
+            "client",
+            "create",
+            "--name",
+            EMAIL_CLIENT_NAME,
+            "--client-id",
+            EMAIL_CLIENT_ID,
+            "--type",
+            "confidential",
+            "--redirect-uri",
+            http::REDIRECT_URI,
+            "--grant-type",
+            "authorization_code",
+        ],
+        None,
+    )
+    .await?;
+    let email_web = creds(&out)?;
     let rs = cli(
         bin,
         db_url,
@@ -162,6 +206,8 @@ pub async fn seed(bin: &Path, db_url: &str) -> Result<Seed> {
         cc,
         web,
         rs: creds(&rs)?,
+        email_users: mail_users,
+        email_web,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Runs the release `ferriam` binary the way an operator would: `ferriam serve` on a fresh
-//! database, seeded through `ferriam user create` / `client create` / `key rotate`, and
-//! stopped with SIGTERM. The child is killed if the benchmark ends early.
+//! database, seeded through `ferriam user create` / `client create` / `key rotate`, with a
+//! settings file of its own (codes by email to the benchmark's SMTP sink, and the rule that asks
+//! for one), and stopped with SIGTERM. The child is killed if the benchmark ends early.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -22,8 +23,8 @@ pub fn ferriam_binary() -> Result<PathBuf> {
     let bin = dir.join(format!("ferriam{}", std::env::consts::EXE_SUFFIX));
     if !bin.is_file() {
         bail!(
-            "{} not found: build both binaries with `cargo build --release --bins` \
-             (or run the benchmark with `cargo run --release --bin ferriam-bench`, which builds it)",
+            "{} not found: build both binaries with `cargo build --release --bins` first \
+             (`cargo run --release --bin ferriam-bench` builds only the benchmark)",
             bin.display()
         );
     }
@@ -200,6 +201,16 @@ impl Announcing {
     }
 }
 
+/// The sign-in limits per client address and per destination, raised far above what a run
+/// reaches but still counted (0 would turn them off and skip their work): every simulated
+/// user signs in from 127.0.0.1, and each address of the email-code sign-in gets a code
+/// every second or so. Environment variables, since a name the server does not know is only
+/// warned about, where the settings file would be refused.
+const RAISED_LIMITS: [(&str, &str); 2] = [
+    ("FERRIAM_SIGNIN_MAX_FAILURES_PER_IP", "1000000000"),
+    ("FERRIAM_OTP_MAX_SENDS_PER_DESTINATION", "1000000000"),
+];
+
 /// A running `ferriam serve`.
 pub struct Ferriam {
     process: Announcing,
@@ -209,8 +220,9 @@ pub struct Ferriam {
 }
 
 impl Ferriam {
-    /// Spawns `ferriam serve` and waits until it answers a request. Its log goes to `log`.
-    pub async fn start(bin: &Path, db_url: &str, log: &Path) -> Result<Self> {
+    /// Spawns `ferriam serve` with the settings file `config` and waits until it answers a
+    /// request. Its log goes to `log`.
+    pub async fn start(bin: &Path, db_url: &str, config: &Path, log: &Path) -> Result<Self> {
         let log_file = std::fs::File::options()
             .create(true)
             .append(true)
@@ -220,6 +232,9 @@ impl Ferriam {
         let mut command = Command::new(bin);
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url])
+            .arg("--config")
+            .arg(config)
+            .envs(RAISED_LIMITS)
             .env("FERRIAM_LOG", "warn")
             .stderr(Stdio::from(log_file));
         let started = Announcing::spawn(&mut command, Duration::from_secs(60))
@@ -270,6 +285,19 @@ impl Ferriam {
             None => bail!("ferriam serve did not stop within 15 s of SIGTERM; killed"),
         }
     }
+}
+
+/// Writes the settings file the server runs with into `dir`: codes by email through the SMTP
+/// sink at `smtp_url`, and one `[[mfa.rules]]` rule asking for an email code when signing in
+/// to `email_client` (every other client keeps the password alone).
+pub fn write_settings(dir: &Path, smtp_url: &str, email_client: &str) -> Result<PathBuf> {
+    let path = dir.join("ferriam.toml");
+    let text = format!(
+        "[email]\nsmtp_url = {smtp_url:?}\nfrom = \"Ferriam bench <no-reply@bench.example>\"\n\n\
+         [[mfa.rules]]\nname = \"bench-email-code\"\nwhen = {{ client = {email_client:?} }}\nrequire = [\"email\"]\n"
+    );
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 /// Sends SIGTERM to `pid`.

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use async_trait::async_trait;
 use reqwest::header::AUTHORIZATION;
 
@@ -17,6 +17,7 @@ use crate::limits::LimitKind;
 use crate::report;
 use crate::revocation::{Introspect, Revoke, INTROSPECTION_WORKLOAD};
 use crate::seed::{CodeFactory, Seed};
+use crate::smtp::{Mailbox, Sink};
 use crate::wrk::{WrkBody, WrkRequest};
 
 /// How a workload will be run.
@@ -42,6 +43,12 @@ pub trait Workload: Send + Sync {
     async fn wrk_request(&self, _plan: &Plan) -> Result<Option<WrkRequest>> {
         Ok(None)
     }
+    /// The workload this one is judged against in the same run (a goal compares their rates):
+    /// when both are selected they run back to back at each concurrency, so the machine's
+    /// drift within a run weighs on both alike.
+    fn compared_with(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Every Ferriam workload, in the order they run.
@@ -49,6 +56,7 @@ pub fn ferriam_workloads(
     issuer: &str,
     seed: &Seed,
     codes: &Arc<CodeFactory>,
+    sink: &Arc<Sink>,
 ) -> Vec<Box<dyn Workload>> {
     let token_url = format!("{issuer}/token");
     let cc = |name: &str, alg: &str, limit| -> Box<dyn Workload> {
@@ -102,6 +110,13 @@ pub fn ferriam_workloads(
             issuer: issuer.to_owned(),
             client_id: seed.web.id.clone(),
             users: seed.users.clone(),
+        }),
+        Box::new(EmailSignIn {
+            issuer: issuer.to_owned(),
+            client_id: seed.email_web.id.clone(),
+            users: seed.email_users.clone(),
+            sink: sink.clone(),
+            consented: tokio::sync::Mutex::new(0),
         }),
     ]
 }
@@ -553,8 +568,7 @@ impl Step for SignInStep {
         let user = &self.users[self.next_user % self.users.len()];
         self.next_user += 1;
         let pkce = Pkce::new();
-        let url =
-            http::authorize_url(&self.issuer, &self.client_id, "openid profile email", &pkce)?;
+        let url = http::authorize_url(&self.issuer, &self.client_id, SIGNIN_SCOPE, &pkce)?;
         Browser::default()
             .sign_in(http, &self.issuer, &url, user)
             .await?;
@@ -565,7 +579,7 @@ impl Step for SignInStep {
 #[async_trait]
 impl Workload for SignIn {
     fn name(&self) -> &str {
-        "browser sign-in (password)"
+        report::PASSWORD_SIGNIN_WORKLOAD
     }
     fn limit(&self) -> Option<(LimitKind, f64)> {
         Some((LimitKind::Argon2, 1.0))
@@ -583,6 +597,112 @@ impl Workload for SignIn {
                     next_user: i,
                 }) as Box<dyn Step>
             })
+            .collect())
+    }
+}
+
+/// The same browser sign-in to a client whose policy rule asks for an email code after the
+/// password: authorize, login page, login POST (one argon2id verification; Ferriam sends the
+/// code over SMTP to the sink before it answers), code page, code POST. Each task signs in as
+/// its own user, so each code reaches the one sign-in waiting at that address.
+struct EmailSignIn {
+    issuer: String,
+    client_id: String,
+    /// (username, address), one per task.
+    users: Vec<(String, String)>,
+    sink: Arc<Sink>,
+    /// How many of `users` (from the first) have signed in once and consented.
+    consented: tokio::sync::Mutex<usize>,
+}
+
+/// The scope of the measured sign-ins (consented to once beforehand, like the password ones).
+const SIGNIN_SCOPE: &str = "openid profile email";
+
+struct EmailSignInStep {
+    issuer: String,
+    client_id: String,
+    user: String,
+    mailbox: Mailbox,
+}
+
+impl EmailSignInStep {
+    /// One whole sign-in, from /authorize to the code of the redirect.
+    async fn sign_in(&mut self, http: &reqwest::Client) -> Result<String> {
+        self.mailbox.clear();
+        let pkce = Pkce::new();
+        let url = http::authorize_url(&self.issuer, &self.client_id, SIGNIN_SCOPE, &pkce)?;
+        Browser::default()
+            .sign_in_with_code(
+                http,
+                &self.issuer,
+                &url,
+                &self.user,
+                Some(&mut self.mailbox),
+            )
+            .await
+    }
+}
+
+#[async_trait]
+impl Step for EmailSignInStep {
+    async fn run(&mut self, http: &reqwest::Client) -> Result<Outcome> {
+        self.sign_in(http).await?;
+        Ok(Outcome::Done)
+    }
+}
+
+impl EmailSignIn {
+    /// The tasks' steps, each with its user's new mailbox.
+    fn steps(&self, n: usize) -> Result<Vec<EmailSignInStep>> {
+        self.users[..n]
+            .iter()
+            .map(|(user, address)| {
+                Ok(EmailSignInStep {
+                    issuer: self.issuer.clone(),
+                    client_id: self.client_id.clone(),
+                    user: user.clone(),
+                    mailbox: self.sink.mailbox(address)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Workload for EmailSignIn {
+    fn name(&self) -> &str {
+        report::EMAIL_SIGNIN_WORKLOAD
+    }
+    fn limit(&self) -> Option<(LimitKind, f64)> {
+        Some((LimitKind::Argon2, 1.0))
+    }
+    fn compared_with(&self) -> Option<&str> {
+        Some(report::PASSWORD_SIGNIN_WORKLOAD)
+    }
+    async fn prepare(&self, plan: &Plan) -> Result<Vec<Box<dyn Step>>> {
+        if self.users.len() < plan.concurrency {
+            bail!(
+                "{} email users were seeded for concurrency {}",
+                self.users.len(),
+                plan.concurrency
+            );
+        }
+        let mut steps = self.steps(plan.concurrency)?;
+        // The first sign-in of each user consents, so the measured ones go straight to the
+        // code, as the password sign-ins do.
+        let mut consented = self.consented.lock().await;
+        if *consented < steps.len() {
+            let http = http::client()?;
+            for step in &mut steps[*consented..] {
+                step.sign_in(&http)
+                    .await
+                    .with_context(|| format!("first sign-in of {}", step.user))?;
+            }
+            *consented = steps.len();
+        }
+        Ok(steps
+            .into_iter()
+            .map(|step| Box::new(step) as Box<dyn Step>)
             .collect())
     }
 }
