@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use ferriam::store::Store;
 use ferriam::tokens::{opaque, sealing};
+use ferriam_protocol::ciba::DeliveryMode;
 use ferriam_protocol::client::{ApplicationType, AuthMethod, Client, ClientType, SigningAlg};
 use ferriam_protocol::registration;
 use serde_json::{json, Value};
@@ -60,7 +61,8 @@ pub struct SettingsArgs {
     redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
-    /// authorization_code, refresh_token, client_credentials (repeatable).
+    /// authorization_code, refresh_token, client_credentials, implicit,
+    /// urn:openid:params:grant-type:ciba (repeatable).
     #[arg(long = "grant-type")]
     grant_types: Vec<String>,
     #[arg(long = "response-type")]
@@ -101,6 +103,15 @@ pub struct SettingsArgs {
     /// Read the client secret from standard input (one line) instead of generating one.
     #[arg(long)]
     client_secret_stdin: bool,
+    /// CIBA token delivery: poll, ping or push (with the CIBA grant type).
+    #[arg(long, value_parser = DeliveryMode::ALL.map(DeliveryMode::as_str))]
+    ciba_mode: Option<String>,
+    /// Where ping and push notifications go (https; http only while the issuer is loopback http).
+    #[arg(long)]
+    ciba_notification_endpoint: Option<String>,
+    /// The client's CIBA requests must carry the user's user_code; `false` to withdraw.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    ciba_user_code: Option<bool>,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +158,9 @@ fn apply(settings: SettingsArgs, client: &mut Client) -> Result<bool, String> {
         jwks_file,
         allowed_origins,
         client_secret_stdin,
+        ciba_mode,
+        ciba_notification_endpoint,
+        ciba_user_code,
     } = settings;
     fn replace(field: &mut Vec<String>, given: Vec<String>) {
         if !given.is_empty() {
@@ -211,6 +225,15 @@ fn apply(settings: SettingsArgs, client: &mut Client) -> Result<bool, String> {
             *field = given;
         }
     }
+    if let Some(mode) = ciba_mode.as_deref() {
+        client.backchannel_token_delivery_mode = Some(mode.parse()?);
+    }
+    if ciba_notification_endpoint.is_some() {
+        client.backchannel_client_notification_endpoint = ciba_notification_endpoint;
+    }
+    if let Some(required) = ciba_user_code {
+        client.backchannel_user_code_parameter = required;
+    }
     // A new key source replaces the other one (OpenID Connect Registration 1.0 §2: never both).
     if let Some(uri) = jwks_uri {
         client.jwks_uri = Some(uri);
@@ -251,7 +274,7 @@ async fn check_chosen_id(store: &dyn Store, client_id: &str) -> CliResult {
 }
 
 /// `client create`: defaults by client type, then the given settings, then the shared rules.
-async fn create(store: &dyn Store, args: CreateArgs) -> CliResult {
+async fn create(store: &dyn Store, args: CreateArgs, issuer: &str) -> CliResult {
     let CreateArgs {
         name,
         client_type,
@@ -274,6 +297,7 @@ async fn create(store: &dyn Store, args: CreateArgs) -> CliResult {
     };
     let secret_from_stdin = apply(settings, &mut client)?;
     registration::validate(&client)?;
+    registration::check_ciba_endpoint_for_issuer(&client, issuer)?;
     if client_id.is_some() {
         check_chosen_id(store, &client.client_id).await?;
     }
@@ -306,7 +330,7 @@ async fn create(store: &dyn Store, args: CreateArgs) -> CliResult {
 
 /// `client update`: the stored registration with the given fields changed, checked by the
 /// same rules as `create`; the version bump makes every node reload it within a second.
-async fn update(store: &dyn Store, args: UpdateArgs) -> CliResult {
+async fn update(store: &dyn Store, args: UpdateArgs, issuer: &str) -> CliResult {
     let UpdateArgs {
         client_id,
         name,
@@ -321,6 +345,7 @@ async fn update(store: &dyn Store, args: UpdateArgs) -> CliResult {
     }
     let secret_from_stdin = apply(settings, &mut client)?;
     registration::validate(&client)?;
+    registration::check_ciba_endpoint_for_issuer(&client, issuer)?;
     // Only a hash of the old secret is kept: client_secret_jwt needs the secret itself.
     if client.token_endpoint_auth_method == AuthMethod::ClientSecretJwt
         && stored.sealed_secret.is_none()
@@ -349,11 +374,11 @@ async fn update(store: &dyn Store, args: UpdateArgs) -> CliResult {
     print_json(&client_json(&client))
 }
 
-pub async fn run(store: &std::sync::Arc<dyn Store>, cmd: ClientCommand) -> CliResult {
+pub async fn run(store: &std::sync::Arc<dyn Store>, cmd: ClientCommand, issuer: &str) -> CliResult {
     let store = store.as_ref();
     match cmd {
-        ClientCommand::Create(args) => create(store, args).await,
-        ClientCommand::Update(args) => update(store, args).await,
+        ClientCommand::Create(args) => create(store, args, issuer).await,
+        ClientCommand::Update(args) => update(store, args, issuer).await,
         ClientCommand::List => {
             let clients: Vec<Value> = store
                 .list_clients()

@@ -71,7 +71,10 @@ pub async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Serve(args) => serve::run(config, args).await,
         Command::User(cmd) => user::run(&open(&config).await?, cmd, &config).await,
-        Command::Client(cmd) => client::run(&open(&config).await?, cmd).await,
+        Command::Client(cmd) => {
+            let issuer = config.issuer_for(config.listen);
+            client::run(&open(&config).await?, cmd, &issuer).await
+        }
         Command::Key(cmd) => key::run(&open(&config).await?, cmd).await,
         Command::Idp(cmd) => idp::run(&open(&config).await?, cmd, &config).await,
         Command::Audit(args) => audit::run(&open(&config).await?, args).await,

@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use crate::harness::*;
 use crate::on_both_databases;
 
+mod ciba;
 mod rules;
 
 /// Runs `ferriam client ARGS` against the server's database.

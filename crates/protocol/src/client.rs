@@ -135,6 +135,15 @@ pub struct Client {
     /// Exact origins allowed to call `/token`, `/userinfo` and `/revoke` from a browser (CORS).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    /// CIBA §4 `backchannel_token_delivery_mode`: how this CIBA client gets its result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_token_delivery_mode: Option<crate::ciba::DeliveryMode>,
+    /// CIBA §4 `backchannel_client_notification_endpoint`, for ping and push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_client_notification_endpoint: Option<String>,
+    /// CIBA §4 `backchannel_user_code_parameter`: this client's requests carry a user code.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel_user_code_parameter: bool,
 }
 
 impl Default for Client {
@@ -162,6 +171,9 @@ impl Default for Client {
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
             allowed_origins: Vec::new(),
+            backchannel_token_delivery_mode: None,
+            backchannel_client_notification_endpoint: None,
+            backchannel_user_code_parameter: false,
         }
     }
 }

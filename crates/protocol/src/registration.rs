@@ -11,11 +11,12 @@ use crate::client::{strip_loopback_port, ApplicationType, AuthMethod, Client, Cl
 use crate::scope::Scope;
 
 /// Grant types a client may register.
-pub const GRANT_TYPES: [&str; 4] = [
+pub const GRANT_TYPES: [&str; 5] = [
     "authorization_code",
     "refresh_token",
     "client_credentials",
     "implicit",
+    crate::ciba::GRANT_TYPE,
 ];
 
 /// The longest client id accepted; generated ones have 22 characters.
@@ -93,6 +94,7 @@ pub fn validate(client: &Client) -> Result<(), String> {
     for origin in &client.allowed_origins {
         validate_origin(origin)?;
     }
+    check_ciba(client)?;
     for (flag, ttl) in [
         ("--access-token-ttl", client.access_token_ttl),
         ("--refresh-token-ttl", client.refresh_token_ttl),
@@ -104,6 +106,53 @@ pub fn validate(client: &Client) -> Result<(), String> {
         if ttl == Some(0) {
             return Err(format!("{flag} must be at least 1 second"));
         }
+    }
+    Ok(())
+}
+
+/// A CIBA client (CIBA §4) registers its delivery mode, and for ping and push its
+/// notification endpoint; it must authenticate (CIBA §7.1: "The Client MUST authenticate to the
+/// Backchannel Authentication Endpoint"), so it is confidential. The CIBA settings without the
+/// grant are refused rather than kept unused.
+fn check_ciba(client: &Client) -> Result<(), String> {
+    let mode = client.backchannel_token_delivery_mode;
+    let endpoint = client.backchannel_client_notification_endpoint.as_deref();
+    if !client.allows_grant(crate::ciba::GRANT_TYPE) {
+        if mode.is_some() || endpoint.is_some() || client.backchannel_user_code_parameter {
+            return Err(format!(
+                "the --ciba-* settings need --grant-type {}",
+                crate::ciba::GRANT_TYPE
+            ));
+        }
+        return Ok(());
+    }
+    if client.is_public() {
+        return Err("a public client cannot use CIBA: its requests must be authenticated".into());
+    }
+    let Some(mode) = mode else {
+        return Err("the CIBA grant needs --ciba-mode poll, ping or push".into());
+    };
+    match (mode.notifies(), endpoint) {
+        (true, None) => Err(format!(
+            "--ciba-mode {mode} needs --ciba-notification-endpoint"
+        )),
+        (false, Some(_)) => Err("--ciba-notification-endpoint is for ping and push only".into()),
+        (true, Some(uri)) => validate_https_or_loopback("--ciba-notification-endpoint", uri),
+        (false, None) => Ok(()),
+    }
+}
+
+/// CIBA's notification endpoint over plain http only while the issuer itself is plain http on
+/// loopback (a development setup); a server on https notifies over https.
+pub fn check_ciba_endpoint_for_issuer(client: &Client, issuer: &str) -> Result<(), String> {
+    let Some(uri) = client.backchannel_client_notification_endpoint.as_deref() else {
+        return Ok(());
+    };
+    let plain = |u: &str| u.starts_with("http://");
+    if plain(uri) && !(plain(issuer) && strip_loopback_port(issuer).is_some()) {
+        return Err(format!(
+            "{uri}: the notification endpoint must be https unless the issuer is http on loopback"
+        ));
     }
     Ok(())
 }

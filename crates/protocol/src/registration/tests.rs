@@ -272,3 +272,84 @@ fn whole_registrations() {
     };
     assert!(validate(&key_client).is_ok());
 }
+
+fn ciba_client(mode: Option<crate::ciba::DeliveryMode>, endpoint: Option<&str>) -> Client {
+    Client {
+        client_id: "kiosk".into(),
+        name: "Kiosk".into(),
+        grant_types: vec![crate::ciba::GRANT_TYPE.into()],
+        response_types: vec![],
+        backchannel_token_delivery_mode: mode,
+        backchannel_client_notification_endpoint: endpoint.map(str::to_owned),
+        ..Client::default()
+    }
+}
+
+#[test]
+fn ciba_clients_register_their_mode_and_endpoint() {
+    use crate::ciba::DeliveryMode::{Ping, Poll, Push};
+    assert_eq!(validate(&ciba_client(Some(Poll), None)), Ok(()));
+    assert_eq!(
+        validate(&ciba_client(Some(Ping), Some("https://kiosk.example/cb"))),
+        Ok(())
+    );
+    assert_eq!(
+        validate(&ciba_client(Some(Push), Some("http://127.0.0.1:9/cb"))),
+        Ok(())
+    );
+    let refused = |c: Client, needle: &str| {
+        let e = validate(&c).expect_err("refused");
+        assert!(e.contains(needle), "{e}");
+    };
+    refused(ciba_client(None, None), "--ciba-mode");
+    refused(
+        ciba_client(Some(Ping), None),
+        "needs --ciba-notification-endpoint",
+    );
+    refused(
+        ciba_client(Some(Push), None),
+        "needs --ciba-notification-endpoint",
+    );
+    refused(
+        ciba_client(Some(Poll), Some("https://kiosk.example/cb")),
+        "ping and push only",
+    );
+    refused(
+        ciba_client(Some(Ping), Some("http://kiosk.example/cb")),
+        "http",
+    );
+    refused(
+        ciba_client(Some(Ping), Some("https://kiosk.example/cb#x")),
+        "fragment",
+    );
+    let public = Client {
+        client_type: ClientType::Public,
+        token_endpoint_auth_method: AuthMethod::None,
+        ..ciba_client(Some(Poll), None)
+    };
+    refused(public, "public client cannot use CIBA");
+    let without_grant = Client {
+        backchannel_user_code_parameter: true,
+        ..web_client()
+    };
+    refused(
+        without_grant,
+        "need --grant-type urn:openid:params:grant-type:ciba",
+    );
+}
+
+#[test]
+fn plain_http_notification_only_for_a_loopback_http_issuer() {
+    use crate::ciba::DeliveryMode::Ping;
+    let plain = ciba_client(Some(Ping), Some("http://127.0.0.1:9/cb"));
+    assert_eq!(
+        check_ciba_endpoint_for_issuer(&plain, "http://127.0.0.1:8080"),
+        Ok(())
+    );
+    assert!(check_ciba_endpoint_for_issuer(&plain, "https://id.example.com").is_err());
+    let tls = ciba_client(Some(Ping), Some("https://kiosk.example/cb"));
+    assert_eq!(
+        check_ciba_endpoint_for_issuer(&tls, "https://id.example.com"),
+        Ok(())
+    );
+}
