@@ -63,6 +63,7 @@ pub async fn grant(
                 auth_time: code.auth_time,
                 amr: code.amr.clone(),
                 sid: code.sid.clone(),
+                acr: code.acr.clone(),
                 expires_at: (now + ttl).min(family_expires_at),
                 family_expires_at,
                 issued_at: now,
@@ -83,6 +84,7 @@ pub async fn grant(
         amr: code.amr.clone(),
         sid: code.sid.clone(),
         nonce: code.nonce.clone(),
+        acr: code.acr.clone(),
     });
     mint(
         state,
@@ -92,6 +94,7 @@ pub async fn grant(
             scope,
             grant_id: Some(code.grant_id.clone()),
             auth_time: Some(code.auth_time),
+            acr: code.acr.clone(),
             id_token,
             refresh_token,
         },

@@ -23,6 +23,7 @@ pub async fn grant(
             scope,
             grant_id: None,
             auth_time: None,
+            acr: None,
             id_token: None,
             refresh_token: None,
         },

@@ -7,7 +7,7 @@ pub mod refresh_token;
 
 use ferriam_protocol::claims::UserClaims;
 use ferriam_protocol::client::{Client, SigningAlg};
-use ferriam_protocol::jwt_claims::{half_hash, AccessTokenClaims, IdTokenClaims};
+use ferriam_protocol::jwt_claims::{half_hash, AccessTokenClaims, IdTokenClaims, WithAcr};
 use ferriam_protocol::scope::Scope;
 use ferriam_protocol::token::TokenResponse;
 
@@ -24,6 +24,8 @@ pub struct IdTokenFacts {
     pub amr: Vec<String>,
     pub sid: String,
     pub nonce: Option<String>,
+    /// The `acr` the sign-in satisfied, if the request asked for one.
+    pub acr: Option<String>,
 }
 
 /// What to mint for one token response.
@@ -34,6 +36,8 @@ pub struct Mint<'a> {
     pub scope: Scope,
     pub grant_id: Option<String>,
     pub auth_time: Option<i64>,
+    /// The `acr` of the sign-in behind the token (RFC 9068 §2.2.1), if any.
+    pub acr: Option<String>,
     pub id_token: Option<IdTokenFacts>,
     pub refresh_token: Option<String>,
 }
@@ -64,7 +68,7 @@ pub async fn mint(state: &AppState, m: Mint<'_>) -> Result<TokenResponse, AppErr
         let access_token = jwt::sign(&at_key, ACCESS_TOKEN_TYP, &access_claims)?;
         let id_token = match (id_key, id_claims) {
             (Some(key), Some(mut claims)) => {
-                claims.at_hash = Some(half_hash(key.alg, &access_token));
+                claims.claims.at_hash = Some(half_hash(key.alg, &access_token));
                 Some(jwt::sign(&key, ID_TOKEN_TYP, &claims)?)
             }
             _ => None,
@@ -148,8 +152,8 @@ pub async fn mint_front_channel(
         };
         let id_token = match id {
             Some((key, mut claims)) => {
-                claims.at_hash = access_token.as_deref().map(|t| half_hash(key.alg, t));
-                claims.c_hash = code.as_deref().map(|c| half_hash(key.alg, c));
+                claims.claims.at_hash = access_token.as_deref().map(|t| half_hash(key.alg, t));
+                claims.claims.c_hash = code.as_deref().map(|c| half_hash(key.alg, c));
                 Some(jwt::sign(&key, ID_TOKEN_TYP, &claims)?)
             }
             None => None,
@@ -175,8 +179,8 @@ fn id_token_alg(client: &Client) -> SigningAlg {
     client.id_token_alg.unwrap_or(SigningAlg::RS256)
 }
 
-fn access_claims(state: &AppState, m: &Mint<'_>, now: i64, ttl: u64) -> AccessTokenClaims {
-    AccessTokenClaims {
+fn access_claims(state: &AppState, m: &Mint<'_>, now: i64, ttl: u64) -> WithAcr<AccessTokenClaims> {
+    let claims = AccessTokenClaims {
         iss: state.issuer.to_string(),
         sub: m.sub.clone(),
         // RFC 9068 §3: without a resource parameter the default resource indicator is used;
@@ -189,6 +193,10 @@ fn access_claims(state: &AppState, m: &Mint<'_>, now: i64, ttl: u64) -> AccessTo
         scope: m.scope.to_string(),
         auth_time: m.auth_time,
         grant_id: m.grant_id.clone(),
+    };
+    WithAcr {
+        claims,
+        acr: m.acr.clone(),
     }
 }
 
@@ -201,8 +209,8 @@ fn id_claims(
     facts: IdTokenFacts,
     now: i64,
     user_claims: bool,
-) -> IdTokenClaims {
-    IdTokenClaims {
+) -> WithAcr<IdTokenClaims> {
+    let claims = IdTokenClaims {
         iss: state.issuer.to_string(),
         sub: sub.to_owned(),
         aud: client.client_id.clone(),
@@ -222,6 +230,10 @@ fn id_claims(
         } else {
             Default::default()
         },
+    };
+    WithAcr {
+        claims,
+        acr: facts.acr,
     }
 }
 

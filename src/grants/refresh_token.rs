@@ -121,8 +121,10 @@ pub async fn grant(
         auth_time: record.auth_time,
         amr: record.amr.clone(),
         sid: record.sid.clone(),
-        // OpenID Connect Core §12.2: a refreshed ID token carries no nonce.
+        // OpenID Connect Core §12.2: a refreshed ID token carries no nonce, and the
+        // original authentication's facts (auth_time, amr, acr).
         nonce: None,
+        acr: record.acr.clone(),
     });
     mint(
         state,
@@ -132,6 +134,7 @@ pub async fn grant(
             scope,
             grant_id: Some(record.grant_id.clone()),
             auth_time: Some(record.auth_time),
+            acr: record.acr.clone(),
             id_token,
             refresh_token: Some(successor),
         },

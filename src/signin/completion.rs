@@ -34,7 +34,7 @@ pub async fn complete(
     state: &AppState,
     headers: &HeaderMap,
     id: &str,
-    interaction: Interaction,
+    mut interaction: Interaction,
     signed_in: SignedIn<'_>,
 ) -> Result<Response, AppError> {
     let decision = policy(
@@ -42,7 +42,10 @@ pub async fn complete(
         signed_in.user,
         signed_in.idp,
         &interaction.request.client_id,
+        &interaction.request.acr_values,
     );
+    // The interaction reaches the response only once the decision's factors are proved.
+    interaction.request.satisfied_acr = decision.acr.clone();
     let pending = PendingFactors {
         sub: signed_in.user.sub.clone(),
         first_amr: signed_in.amr,
@@ -59,8 +62,14 @@ pub async fn complete(
 }
 
 /// What the sign-in policy asks of `user` signing in to `client_id` through `idp` (`None`:
-/// the local form) from the current request's address.
-pub fn policy(state: &AppState, user: &User, idp: Option<&str>, client_id: &str) -> Decision {
+/// the local form) from the current request's address, for a request with `acr_values`.
+pub fn policy(
+    state: &AppState,
+    user: &User,
+    idp: Option<&str>,
+    client_id: &str,
+    acr_values: &[String],
+) -> Decision {
     let registered: Vec<String> = state
         .upstreams
         .all()
@@ -71,7 +80,7 @@ pub fn policy(state: &AppState, user: &User, idp: Option<&str>, client_id: &str)
         idp,
         client_id: Some(client_id),
         ip: crate::web::peer::current().map(|p| p.ip()),
-        acr_values: &[],
+        acr_values,
         now: state.now(),
     };
     mfa::decide(&state.config.mfa.rules, &registered, user, &context)

@@ -25,7 +25,7 @@ pub struct SignIn<'a> {
 /// Adds the access token (`access_token`, `token_type`, `expires_in`) and the ID token the
 /// request's response type asks for. The access token carries `grant_id`, the grant of the
 /// code returned beside it (if any), so revoking that grant, or replaying the code, revokes
-/// it too.
+/// it too. Both carry the `acr` the sign-in satisfied, if the request asked for one.
 pub async fn add_tokens(
     state: &AppState,
     request: &AuthorizationRequest,
@@ -53,6 +53,7 @@ pub async fn add_tokens(
             amr: signed_in.amr.to_vec(),
             sid: signed_in.sid.to_owned(),
             nonce: request.nonce.clone(),
+            acr: request.satisfied_acr.clone(),
         })
     } else {
         None
@@ -66,6 +67,7 @@ pub async fn add_tokens(
                 scope: Scope::parse(&request.scope)?,
                 grant_id: Some(grant_id.to_owned()),
                 auth_time: Some(signed_in.auth_time),
+                acr: request.satisfied_acr.clone(),
                 id_token,
                 refresh_token: None,
             },

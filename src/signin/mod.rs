@@ -69,23 +69,34 @@ pub async fn begin(
 async fn try_begin(
     state: &AppState,
     headers: &HeaderMap,
-    request: AuthorizationRequest,
+    mut request: AuthorizationRequest,
 ) -> Result<Response, AppError> {
     let now = state.now();
     let signed_in = current_session(state, headers).await?;
     // OpenID Connect Core §3.1.2.1: prompt=login and an exceeded max_age force a new sign-in;
     // "max_age=0 is equivalent to prompt=login", even for a session a second old.
-    // A client whose policy rule asks for factors the session did not prove gets a new
-    // sign-in that proves them (step-up), not single sign-on.
-    let usable = signed_in.filter(|s| {
+    let fresh_enough = signed_in.filter(|s| {
         !request.prompt.login
             && request
                 .max_age
                 .is_none_or(|max| max > 0 && now - s.session.auth_time <= max)
-            && completion::satisfied(
-                &completion::policy(state, &s.user, s.session.idp.as_deref(), &request.client_id),
-                &s.session.factors,
-            )
+    });
+    // A request whose policy rule (for its client, its acr_values) asks for factors the
+    // session did not prove gets a new sign-in that proves them (step-up), not single
+    // sign-on. A session that does satisfy the rule answers with the rule's acr.
+    let usable = fresh_enough.and_then(|s| {
+        let decision = completion::policy(
+            state,
+            &s.user,
+            s.session.idp.as_deref(),
+            &request.client_id,
+            &request.acr_values,
+        );
+        let satisfied = completion::satisfied(&decision, &s.session.factors);
+        satisfied.then(|| {
+            request.satisfied_acr = decision.acr;
+            s
+        })
     });
     if let Some(s) = &usable {
         let needs_consent = needs_consent(state, &request, &s.user.sub).await?;
@@ -313,6 +324,7 @@ pub async fn finish(
             auth_time,
             amr: amr.to_vec(),
             sid: sid.to_owned(),
+            acr: request.satisfied_acr.clone(),
         };
         state.store.save_code(&opaque::hash(&code), &record).await?;
         response = response.with("code", &code);

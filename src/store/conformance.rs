@@ -64,6 +64,7 @@ fn code(grant_id: &str, expires_at: i64) -> CodeRecord {
         auth_time: 5,
         amr: vec!["pwd".into()],
         sid: "sid".into(),
+        acr: Some("urn:example:mfa".into()),
     }
 }
 
@@ -76,6 +77,7 @@ fn refresh(grant_id: &str, expires_at: i64) -> RefreshRecord {
         auth_time: 5,
         amr: vec!["pwd".into()],
         sid: "sid".into(),
+        acr: Some("urn:example:mfa".into()),
         expires_at,
         family_expires_at: expires_at + 100,
         issued_at: 10,
@@ -311,6 +313,8 @@ fn interaction(expires_at: i64) -> Interaction {
             max_age: None,
             login_hint: None,
             idp_hint: Some("corp".into()),
+            acr_values: vec!["urn:b".into(), "urn:a".into()],
+            satisfied_acr: Some("urn:a".into()),
         },
         browser_hash: "b".into(),
         csrf_hash: "c".into(),

@@ -170,6 +170,10 @@ pub struct CodeRecord {
     pub auth_time: i64,
     pub amr: Vec<String>,
     pub sid: String,
+    /// The `acr` of the sign-in, when the request asked for `acr_values` and the sign-in met a
+    /// rule naming one; the tokens of the code and of its refresh tokens carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 /// The outcome of redeeming a code.
@@ -198,6 +202,10 @@ pub struct RefreshRecord {
     pub auth_time: i64,
     pub amr: Vec<String>,
     pub sid: String,
+    /// The original sign-in's `acr` (from the code): a refreshed ID token keeps it (OpenID
+    /// Connect Core §12.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     /// Sliding expiry of this token.
     pub expires_at: i64,
     /// Absolute expiry of the whole family.

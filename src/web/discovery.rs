@@ -6,13 +6,16 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ferriam_protocol::client::SigningAlg;
+use ferriam_protocol::discovery;
 
 use crate::app::AppState;
 
 pub async fn metadata(State(state): State<AppState>) -> Response {
     // Every algorithm Ferriam signs with can be registered as a client's ID-token algorithm;
     // its key is created on first use, so the list does not depend on which keys exist yet.
-    let doc = ferriam_protocol::discovery::metadata(&state.issuer, &SigningAlg::ALL);
+    // The acr values are those the configured rules can satisfy (Discovery §3).
+    let acr_values = discovery::acr_values_supported(&state.config.mfa.rules);
+    let doc = discovery::metadata(&state.issuer, &SigningAlg::ALL, &acr_values);
     ([(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")], Json(doc)).into_response()
 }
 

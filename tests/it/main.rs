@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod acr;
 mod audit;
 mod authorize_errors;
 mod browser;

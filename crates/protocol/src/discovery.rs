@@ -6,10 +6,14 @@ use serde_json::{json, Value};
 use crate::authorize::response_type;
 use crate::client::{AuthMethod, SigningAlg};
 use crate::client_assertion::AssertionAlg;
+use crate::mfa::policy::Rule;
 use crate::scope::STANDARD_SCOPES;
 
 /// The metadata document for an issuer. Both well-known paths serve the same document.
-pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
+/// `acr_values` are the values the sign-in policy can satisfy ([`acr_values_supported`]): when
+/// there are some, they are `acr_values_supported` and `acr` is among the claims; when there
+/// are none, neither appears (an empty list tells a client nothing).
+pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg], acr_values: &[String]) -> Value {
     let algs: Vec<&str> = id_token_algs.iter().map(|a| a.as_str()).collect();
     // Introspection needs a client that really authenticates (RFC 7662 §2.1), so `none`,
     // which only names the client, is not among its methods.
@@ -17,7 +21,7 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
         .into_iter()
         .filter(|m| *m != "none")
         .collect();
-    json!({
+    let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -56,7 +60,29 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg]) -> Value {
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": true,
         "frontchannel_logout_session_supported": true,
-    })
+    });
+    if !acr_values.is_empty() {
+        doc["acr_values_supported"] = json!(acr_values);
+        if let Some(claims) = doc["claims_supported"].as_array_mut() {
+            claims.push(json!("acr"));
+        }
+    }
+    doc
+}
+
+/// Discovery §3 `acr_values_supported`: the distinct values the policy rules' `acr_values`
+/// conditions name, in rule order; a request asking for any other value gets no `acr`.
+pub fn acr_values_supported(rules: &[Rule]) -> Vec<String> {
+    let mut values: Vec<String> = Vec::new();
+    for value in rules
+        .iter()
+        .flat_map(|r| r.when.acr_values.iter().flatten())
+    {
+        if !values.contains(value) {
+            values.push(value.clone());
+        }
+    }
+    values
 }
 
 /// The client authentication methods of every endpoint that authenticates clients (`/token`,
@@ -69,4 +95,52 @@ pub fn client_auth_methods_supported() -> Vec<&'static str> {
 /// HMAC for `client_secret_jwt`, the others for `private_key_jwt`. Never `none`.
 pub fn client_auth_signing_algs_supported() -> Vec<&'static str> {
     AssertionAlg::ALL.iter().map(|a| a.as_str()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(toml_like: &[(&str, Option<&[&str]>)]) -> Vec<Rule> {
+        toml_like
+            .iter()
+            .map(|(name, acr)| Rule {
+                name: (*name).into(),
+                when: crate::mfa::policy::Conditions {
+                    acr_values: acr.map(|a| a.iter().map(|v| (*v).to_owned()).collect()),
+                    ..Default::default()
+                },
+                require: vec![],
+                any_of: vec![],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn acr_values_supported_are_distinct_in_rule_order() {
+        let listed = rules(&[
+            ("a", Some(&["urn:b", "urn:a"])),
+            ("none", None),
+            ("c", Some(&["urn:a", "urn:c"])),
+        ]);
+        assert_eq!(acr_values_supported(&listed), ["urn:b", "urn:a", "urn:c"]);
+        assert!(acr_values_supported(&rules(&[("none", None)])).is_empty());
+    }
+
+    #[test]
+    fn acr_members_only_when_there_are_values() {
+        let without = metadata("https://id.example", &[SigningAlg::RS256], &[]);
+        assert!(without.get("acr_values_supported").is_none());
+        let claims = without["claims_supported"].as_array().unwrap();
+        assert!(!claims.contains(&json!("acr")));
+
+        let with = metadata(
+            "https://id.example",
+            &[SigningAlg::RS256],
+            &["urn:example:mfa".to_owned()],
+        );
+        assert_eq!(with["acr_values_supported"], json!(["urn:example:mfa"]));
+        let claims = with["claims_supported"].as_array().unwrap();
+        assert!(claims.contains(&json!("acr")));
+    }
 }

@@ -1,5 +1,6 @@
 //! Claim sets of the JWTs Ferriam mints: RFC 9068 access tokens and OpenID Connect ID tokens
-//! (Core §2), and the `at_hash` / `c_hash` values (Core §3.1.3.6, §3.3.2.11).
+//! (Core §2), the `acr` either may carry ([`WithAcr`]), and the `at_hash` / `c_hash` values
+//! (Core §3.1.3.6, §3.3.2.11).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -49,6 +50,19 @@ pub struct IdTokenClaims {
     pub sid: String,
     #[serde(flatten)]
     pub user_claims: Map<String, Value>,
+}
+
+/// A claim set with the `acr` (Authentication Context Class Reference) of the sign-in beside
+/// it: OpenID Connect Core §2 for ID tokens, RFC 9068 §2.2.1 for access tokens. Present only
+/// when the request asked for `acr_values` and the sign-in met a policy rule naming one; no
+/// member at all otherwise. A wrapper rather than a field, so that every claim set literal
+/// that has no `acr` stays as it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WithAcr<T> {
+    #[serde(flatten)]
+    pub claims: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 /// The left half of the hash of a token, base64url-encoded, with the hash function of the
@@ -101,5 +115,19 @@ mod tests {
         let v = serde_json::to_value(&claims).unwrap();
         assert_eq!(v["email"], "a@example.com");
         assert!(v.get("nonce").is_none());
+
+        let none = WithAcr {
+            claims: claims.clone(),
+            acr: None,
+        };
+        assert_eq!(serde_json::to_value(&none).unwrap(), v, "no acr member");
+        let with = serde_json::to_value(WithAcr {
+            claims,
+            acr: Some("urn:example:mfa".into()),
+        })
+        .unwrap();
+        assert_eq!(with["acr"], "urn:example:mfa");
+        assert_eq!(with["email"], "a@example.com");
+        assert_eq!(with["sub"], "s");
     }
 }

@@ -27,6 +27,7 @@ fn token(grant_id: &str, sid: &str, scope: &str) -> RefreshRecord {
         auth_time: 100,
         amr: vec!["pwd".into()],
         sid: sid.into(),
+        acr: None,
         expires_at: 5000,
         family_expires_at: 9000,
         issued_at: 100,

@@ -51,6 +51,18 @@ pub struct AuthorizationRequest {
     /// the choice on the sign-in page (a Keycloak-style extension; not part of the specs).
     #[serde(default)]
     pub idp_hint: Option<String>,
+    /// `acr_values` (OpenID Connect Core §3.1.2.1): the authentication context classes the
+    /// client would like, in order of preference; voluntary, so a value no rule names is no
+    /// error. The sign-in policy's `acr_values` conditions read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acr_values: Vec<String>,
+    /// Not a parameter: the `acr_values` entry named by the policy decision that this
+    /// request's sign-in (or the session it reuses) satisfied, set by the server before the
+    /// response is issued, for the tokens' `acr` (Core §2). Kept on the request because the
+    /// request is what travels from the sign-in pages to the response. `None` from
+    /// [`validate`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub satisfied_acr: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -174,6 +186,8 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest
         max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
         idp_hint: params.get("idp_hint").map(str::to_owned),
+        acr_values: parse_acr_values(params.get("acr_values")),
+        satisfied_acr: None,
     })
 }
 
@@ -248,6 +262,18 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
         ));
     }
     Ok(prompt)
+}
+
+/// OpenID Connect Core §3.1.2.1: `acr_values` is a space-separated list in order of
+/// preference; an empty value asks for nothing. A repeated value keeps its first place.
+fn parse_acr_values(value: Option<&str>) -> Vec<String> {
+    let mut values: Vec<String> = Vec::new();
+    for v in value.unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+        if !values.iter().any(|seen| seen == v) {
+            values.push(v.to_owned());
+        }
+    }
+    values
 }
 
 fn parse_max_age(value: Option<&str>) -> Result<Option<i64>, OAuthError> {

@@ -367,3 +367,19 @@ fn error_descriptions_do_not_echo_input() {
         );
     }
 }
+
+#[test]
+fn acr_values_keep_their_order_and_an_empty_value_is_absent() {
+    let c = client(ClientType::Confidential);
+    let req = validate(&with(&[("acr_values", "urn:b  urn:a urn:b")], &[]), &c).unwrap();
+    assert_eq!(req.acr_values, ["urn:b", "urn:a"]);
+    assert_eq!(req.satisfied_acr, None, "never from the request");
+    for empty in ["", " "] {
+        let req = validate(&with(&[("acr_values", empty)], &[]), &c).unwrap();
+        assert!(req.acr_values.is_empty(), "{empty:?}");
+    }
+    let req = validate(&with(&[], &[]), &c).unwrap();
+    assert!(req.acr_values.is_empty());
+    let stored = serde_json::to_value(&req).unwrap();
+    assert!(stored.get("acr_values").is_none() && stored.get("satisfied_acr").is_none());
+}
