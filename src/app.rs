@@ -67,6 +67,7 @@ impl AppState {
 
 /// The router with every endpoint.
 pub fn app(state: AppState) -> Router {
+    let proxies = web::peer::TrustedProxies::new(&state.config.trusted_proxies);
     Router::new()
         .route(
             "/.well-known/openid-configuration",
@@ -130,7 +131,10 @@ pub fn app(state: AppState) -> Router {
         .route("/logout/confirm", axum::routing::post(web::logout::confirm))
         .route("/static/ferriam.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(web::extract::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(web::peer::remember))
+        .layer(axum::middleware::from_fn_with_state(
+            proxies,
+            web::peer::remember,
+        ))
         .with_state(state)
 }
 

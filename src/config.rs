@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use ferriam_protocol::mfa::cidr::Cidr;
 use ferriam_protocol::mfa::policy::Rules;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -43,8 +44,32 @@ pub struct Config {
     pub argon2_parallelism: u32,
     /// Consecutive failed sign-ins that lock an account (NIST SP 800-63B §5.2.2: at most 100).
     pub max_failed_logins: u32,
-    /// How long a locked account stays locked; after it, one attempt per period until a success.
+    /// How long a locked account stays locked at first; each further failure after a lock
+    /// ends locks it again for twice as long (up to `lockout_max_seconds`) until a success.
     pub lockout_seconds: u64,
+    /// The longest a doubled account lock lasts.
+    pub lockout_max_seconds: u64,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDR blocks or addresses): behind one, the
+    /// client address is the right-most entry that is not itself a trusted proxy.
+    pub trusted_proxies: Vec<Cidr>,
+    /// The window, in seconds, in which the sign-in limits below count (`signin::limits`).
+    pub signin_limit_window: u64,
+    /// Failed passwords, wrong codes and codes sent from one client address in a window
+    /// before that address is blocked (429); 0 turns this limit off.
+    pub signin_max_failures_per_ip: u32,
+    /// Wrong codes for one account, across its sign-ins, in a window before its codes are
+    /// refused like wrong ones; 0 turns this limit off.
+    pub otp_max_failures_per_account: u32,
+    /// Codes sent to one email address or phone number in a window before sends to it are
+    /// refused (against SMS pumping); 0 turns this limit off.
+    pub otp_max_sends_per_destination: u32,
+    /// How long a sign-in limit's first block lasts; each further block of the same key within
+    /// `signin_block_memory` lasts twice as long as the one before, up to `signin_block_max_seconds`.
+    pub signin_block_seconds: u64,
+    /// The longest a doubled sign-in block lasts.
+    pub signin_block_max_seconds: u64,
+    /// How long after a block ends a further block of the same key still doubles it.
+    pub signin_block_memory: u64,
     /// Seconds between runs of the expired-row purge.
     pub purge_interval: u64,
     /// Seconds an audit event is kept before the purge deletes it.
@@ -100,6 +125,15 @@ impl Default for Config {
             argon2_parallelism: 1,
             max_failed_logins: 10,
             lockout_seconds: 300,
+            lockout_max_seconds: 3600,
+            trusted_proxies: Vec::new(),
+            signin_limit_window: 900,
+            signin_max_failures_per_ip: 50,
+            otp_max_failures_per_account: 10,
+            otp_max_sends_per_destination: 5,
+            signin_block_seconds: 60,
+            signin_block_max_seconds: 3600,
+            signin_block_memory: 24 * 3600,
             purge_interval: 60,
             audit_retention: 90 * 24 * 3600,
             mfa: MfaConfig::default(),
@@ -289,6 +323,22 @@ mod tests {
         assert_eq!(config.access_token_ttl, 600);
         std::fs::write(&path, "no_such_setting = 1\n").unwrap();
         assert!(Config::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferriam.toml");
+        std::fs::write(&path, "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n").unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(Config::default().trusted_proxies.is_empty());
+        std::fs::write(&path, "code_ttl = 30\ntrusted_proxies = [\"10.0.0.1/8\"]\n").unwrap();
+        let error = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(
+            error.contains("line 2") && error.contains("10.0.0.1/8"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use axum::response::Response;
 use ferriam_protocol::mfa::{amr, totp, Factor};
 use subtle::ConstantTimeEq;
 
-use super::completion;
+use super::{completion, limits};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::notify::CodeMessage;
@@ -167,6 +167,21 @@ async fn send(
             AppError::Store(StoreError::Corrupt("the signing-in user is gone".into())),
         )));
     };
+    let destination = match factor {
+        Factor::Email => user.profile.email.as_deref(),
+        _ => user.profile.phone_number.as_deref(),
+    }
+    .unwrap_or_default();
+    // The address's and the destination's limits, before anything is sent (SMS pumping).
+    let step = limits::Step::send(
+        &interaction.request.client_id,
+        &pending.sub,
+        factor,
+        destination,
+    );
+    if let Some(block) = step.blocked(state).await? {
+        return Ok(Some(block.page(state)));
+    }
     let code = amr::code_from_random(opaque::random_bytes::<8>());
     let stored = NewCode {
         code_mac: code_mac(state, &key, &code),
@@ -189,6 +204,10 @@ async fn send(
             "Too many codes were sent for this sign-in. Please go back to the application and start again.",
         )));
     }
+    // Counted before it goes: a send that raced past the check into a block is not made.
+    if let Some(block) = step.count(state).await? {
+        return Ok(Some(block.page(state)));
+    }
     let client_name = match state.client(&interaction.request.client_id).await? {
         Some(c) => c.client.name.clone(),
         None => interaction.request.client_id.clone(),
@@ -200,16 +219,12 @@ async fn send(
     };
     let sent = match factor {
         Factor::Email => {
-            let address = user.profile.email.as_deref().unwrap_or_default();
             state
                 .notifier
-                .email_code(&state.pages, address, &message)
+                .email_code(&state.pages, destination, &message)
                 .await
         }
-        _ => {
-            let phone = user.profile.phone_number.as_deref().unwrap_or_default();
-            state.notifier.sms_code(phone, &message).await
-        }
+        _ => state.notifier.sms_code(destination, &message).await,
     };
     if let Err(e) = sent {
         tracing::warn!(factor = factor.as_str(), error = %e, "a one-time code could not be sent");
@@ -349,6 +364,14 @@ pub async fn verify(
     let key = challenge(id, factor);
     let max_attempts = i64::from(state.config.otp_max_attempts.max(1));
     let code = code.trim();
+    // The address's and the account's limits, before the code is compared. An address block
+    // is its 429 page; an account block answers exactly like a wrong code (the code is not
+    // even compared), so it tells a guesser nothing.
+    let step = limits::Step::code(&interaction.request.client_id, &pending.sub, factor);
+    let blocked = step.blocked(state).await?;
+    if let Some(block) = blocked.filter(|b| b.limit == limits::Limit::Address) {
+        return Ok(block.page(state));
+    }
     let proved = match state.store.attempt_code(&key, now, max_attempts).await? {
         Attempt::NoCode => {
             audit(
@@ -367,6 +390,7 @@ pub async fn verify(
             };
             return code_page(state, id, &interaction, Some(message)).await;
         }
+        Attempt::Counted { .. } if blocked.is_some() => false,
         Attempt::Counted {
             code_mac: stored, ..
         } => match factor {
@@ -380,15 +404,22 @@ pub async fn verify(
         },
     };
     if !proved {
-        audit(
-            state,
-            &interaction,
-            &pending,
-            Some(factor),
-            false,
-            "wrong code",
-        )
-        .await?;
+        // A blocked account's refusal has its lockout row already; a wrong code is counted.
+        if blocked.is_none() {
+            audit(
+                state,
+                &interaction,
+                &pending,
+                Some(factor),
+                false,
+                "wrong code",
+            )
+            .await?;
+            let raced = step.count(state).await?;
+            if let Some(block) = raced.filter(|b| b.limit == limits::Limit::Address) {
+                return Ok(block.page(state));
+            }
+        }
         return code_page(state, id, &interaction, Some("That code is not right.")).await;
     }
     audit(state, &interaction, &pending, Some(factor), true, "").await?;

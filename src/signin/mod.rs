@@ -11,6 +11,7 @@ pub mod completion;
 mod cookies;
 pub mod factors;
 mod front_channel;
+pub mod limits;
 pub mod upstream;
 
 pub use cookies::{BROWSER_COOKIE, SESSION_COOKIE};

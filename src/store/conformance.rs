@@ -10,6 +10,7 @@ use super::*;
 
 mod audit;
 mod factors;
+mod limits;
 mod logout;
 mod otp;
 mod upstreams;
@@ -134,38 +135,36 @@ async fn users(store: &dyn Store) {
     assert!(store.set_user_disabled("u2", true, 9).await.unwrap());
     assert!(store.user_by_sub("u2").await.unwrap().unwrap().disabled);
     assert!(!store.set_user_disabled("nobody", true, 9).await.unwrap());
-    // Lockout: three attempts reserved, then locked until 100, then one attempt per period.
+    // Lockout: three attempts reserved, the third locks for 100 s; each attempt after a lock
+    // has ended locks again for twice as long, at most 300 s; a success clears it all.
+    let lockout = Lockout {
+        max: 3,
+        first: 100,
+        longest: 300,
+    };
+    let reserve = |now: i64| store.reserve_login_attempt("u1", &lockout, now);
     for _ in 0..3 {
-        assert!(store.reserve_login_attempt("u1", 3, 100, 10).await.unwrap());
+        assert!(reserve(10).await.unwrap());
     }
+    assert!(!reserve(11).await.unwrap(), "locked");
+    assert!(!reserve(109).await.unwrap(), "locked for 100 s");
+    assert!(reserve(110).await.unwrap(), "lock ended");
     assert!(
-        !store.reserve_login_attempt("u1", 3, 100, 11).await.unwrap(),
-        "locked"
+        !reserve(309).await.unwrap(),
+        "locked again at once, for 200 s"
     );
-    assert!(
-        store
-            .reserve_login_attempt("u1", 3, 200, 100)
-            .await
-            .unwrap(),
-        "lock expired"
-    );
-    assert!(
-        !store
-            .reserve_login_attempt("u1", 3, 300, 150)
-            .await
-            .unwrap(),
-        "locked again at once"
-    );
+    assert!(reserve(310).await.unwrap());
+    assert!(!reserve(609).await.unwrap(), "then 300 s, the longest");
+    assert!(reserve(610).await.unwrap());
+    assert!(!reserve(909).await.unwrap(), "still 300 s");
     store.clear_login_failures("u1").await.unwrap();
-    assert!(
-        store
-            .reserve_login_attempt("u1", 3, 400, 151)
-            .await
-            .unwrap(),
-        "success clears the lock"
-    );
+    assert!(reserve(611).await.unwrap(), "success clears the lock");
+    assert!(reserve(611).await.unwrap());
+    assert!(reserve(611).await.unwrap(), "the third failure locks again");
+    assert!(!reserve(710).await.unwrap(), "for the first length again");
+    assert!(reserve(711).await.unwrap());
     assert!(!store
-        .reserve_login_attempt("nobody", 3, 100, 10)
+        .reserve_login_attempt("nobody", &lockout, 10)
         .await
         .unwrap());
     assert!(store.delete_user("u2").await.unwrap());
@@ -804,6 +803,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     audit::run(store.as_ref()).await;
     otp::run(store.clone()).await;
     factors::run(store.clone()).await;
+    limits::run(store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod factors;
+pub mod limits;
 mod logout;
 pub mod otp;
 pub mod postgres;
@@ -26,6 +27,7 @@ use ferriam_protocol::client::Client;
 
 pub use audit::{AuditEvent, AuditFilter, AuditKind, AuditStore};
 pub use factors::{FactorStore, TotpFactor};
+pub use limits::{LimitHit, LimitRule, LimitStore};
 pub use logout::{Delivery, EndedSession, LogoutStore, SessionSummary};
 pub use otp::{Attempt, NewCode, OtpStore};
 pub use records::{
@@ -60,6 +62,17 @@ pub trait SettingsStore {
     async fn setting_or_insert(&self, name: &str, candidate: &str) -> StoreResult<String>;
 }
 
+/// The account lock of [`UserStore::reserve_login_attempt`]: the attempt that makes `max`
+/// consecutive failures locks the account for `first` seconds, and each attempt after a lock
+/// has ended locks it again for twice as long as the lock before, at most `longest`, until a
+/// success clears the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    pub max: i64,
+    pub first: i64,
+    pub longest: i64,
+}
+
 #[async_trait]
 pub trait UserStore {
     async fn create_user(&self, user: &User) -> StoreResult<()>;
@@ -70,16 +83,16 @@ pub trait UserStore {
     async fn set_user_disabled(&self, sub: &str, disabled: bool, now: i64) -> StoreResult<bool>;
     async fn set_password_hash(&self, sub: &str, hash: &str, now: i64) -> StoreResult<bool>;
     /// Reserves one sign-in attempt before the password is checked, atomically, so parallel
-    /// attempts cannot exceed the limit (Keycloak CVE-2024-4629). Reaching `max` consecutive
-    /// failures locks the account until `locked_until`; returns false while it is locked.
+    /// attempts cannot exceed the limit (Keycloak CVE-2024-4629). Reaching `lockout.max`
+    /// consecutive failures locks the account (see [`Lockout`]); returns false while it is
+    /// locked.
     async fn reserve_login_attempt(
         &self,
         sub: &str,
-        max: i64,
-        locked_until: i64,
+        lockout: &Lockout,
         now: i64,
     ) -> StoreResult<bool>;
-    /// A successful sign-in clears the failure count.
+    /// A successful sign-in clears the failure count and the lock's back-off.
     async fn clear_login_failures(&self, sub: &str) -> StoreResult<()>;
     /// Deletes the user with their sessions, consents and refresh tokens.
     async fn delete_user(&self, sub: &str) -> StoreResult<bool>;
@@ -296,6 +309,7 @@ pub trait Store:
     + AuditStore
     + OtpStore
     + FactorStore
+    + LimitStore
     + Send
     + Sync
 {
@@ -317,6 +331,7 @@ impl<T> Store for T where
         + AuditStore
         + OtpStore
         + FactorStore
+        + LimitStore
         + Send
         + Sync
 {

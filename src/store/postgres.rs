@@ -11,12 +11,14 @@ use super::rows::{self, Column, Columns};
 use super::statements as sql;
 use super::{
     ClientAuthStore, ClientStore, CodeRecord, CodeRedemption, ConsentStore, FailureCount,
-    GrantStore, Interaction, InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord,
-    Session, SessionStore, SettingsStore, StoreError, StoreResult, StoredClient, User, UserStore,
+    GrantStore, Interaction, InteractionStore, KeyRecord, KeyStore, Lockout, Maintenance,
+    RefreshRecord, Session, SessionStore, SettingsStore, StoreError, StoreResult, StoredClient,
+    User, UserStore,
 };
 
 mod audit;
 mod factors;
+mod limits;
 mod logout;
 mod otp;
 mod upstreams;
@@ -167,15 +169,15 @@ impl UserStore for PgStore {
     async fn reserve_login_attempt(
         &self,
         sub: &str,
-        max: i64,
-        locked_until: i64,
+        lockout: &Lockout,
         now: i64,
     ) -> StoreResult<bool> {
         let reserved: Option<i64> = sqlx::query_scalar(sql::RESERVE_LOGIN_ATTEMPT)
-            .bind(max)
-            .bind(locked_until)
-            .bind(sub)
+            .bind(lockout.max)
+            .bind(lockout.first)
+            .bind(lockout.longest)
             .bind(now)
+            .bind(sub)
             .fetch_optional(&self.pool)
             .await?;
         Ok(reserved.is_some())

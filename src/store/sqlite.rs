@@ -27,14 +27,15 @@ use super::rows::{self, Column, Columns};
 use super::statements as sql;
 use super::{
     ClientAuthStore, ClientStore, CodeRecord, CodeRedemption, ConsentStore, FailureCount,
-    GrantStore, Interaction, InteractionStore, KeyRecord, KeyStore, Maintenance, RefreshRecord,
-    Rotation, Session, SessionStore, SettingsStore, StoreError, StoreResult, StoredClient,
-    Successor, User, UserStore,
+    GrantStore, Interaction, InteractionStore, KeyRecord, KeyStore, Lockout, Maintenance,
+    RefreshRecord, Rotation, Session, SessionStore, SettingsStore, StoreError, StoreResult,
+    StoredClient, Successor, User, UserStore,
 };
 use crate::workers::{names, Workers};
 
 mod audit;
 mod factors;
+mod limits;
 mod logout;
 mod otp;
 mod upstreams;
@@ -280,16 +281,15 @@ impl UserStore for SqliteStore {
     async fn reserve_login_attempt(
         &self,
         sub: &str,
-        max: i64,
-        locked_until: i64,
+        lockout: &Lockout,
         now: i64,
     ) -> StoreResult<bool> {
-        let sub = sub.to_owned();
+        let (sub, l) = (sub.to_owned(), *lockout);
         self.run(move |c| {
             let reserved = first(
                 c,
                 sql::RESERVE_LOGIN_ATTEMPT,
-                params![max, locked_until, sub, now],
+                params![l.max, l.first, l.longest, now, sub],
                 |_| Ok(()),
             )?;
             Ok(reserved.is_some())

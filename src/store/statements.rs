@@ -31,17 +31,35 @@ pub const USER_BY_USERNAME: &str = concat!(
 pub const USER_BY_SUB: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE sub = $1");
 pub const LIST_USERS: &str = concat!("SELECT ", user_columns!(), " FROM users ORDER BY username");
 pub const SET_USER_DISABLED: &str = "UPDATE users SET disabled = $1, updated_at = $2, \
-     failed_logins = 0, locked_until = NULL WHERE sub = $3";
+     failed_logins = 0, locked_until = NULL, lock_seconds = 0 WHERE sub = $3";
 pub const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE sub = $1";
 pub const REVOKE_USER_REFRESH_TOKENS: &str =
     "UPDATE refresh_tokens SET revoked = TRUE WHERE sub = $1";
 pub const SET_PASSWORD_HASH: &str =
     "UPDATE users SET password_hash = $1, updated_at = $2 WHERE sub = $3";
-pub const RESERVE_LOGIN_ATTEMPT: &str = "UPDATE users SET failed_logins = failed_logins + 1, \
-     locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
-     WHERE sub = $3 AND (locked_until IS NULL OR locked_until <= $4) RETURNING failed_logins";
+/// The length of the lock an attempt that reaches the limit ($1) sets: the first ($2), or twice
+/// the last one, at most $3.
+macro_rules! next_lock {
+    () => {
+        "(CASE WHEN lock_seconds = 0 THEN $2 WHEN lock_seconds * 2 > $3 THEN $3 \
+         ELSE lock_seconds * 2 END)"
+    };
+}
+/// Reserves an attempt ($4 is now, $5 the user) unless the account is locked: the attempt that
+/// makes `$1` consecutive failures, and every one after it until a success, locks the account,
+/// each lock twice as long as the one before.
+pub const RESERVE_LOGIN_ATTEMPT: &str = concat!(
+    "UPDATE users SET failed_logins = failed_logins + 1, ",
+    "lock_seconds = CASE WHEN failed_logins + 1 >= $1 THEN ",
+    next_lock!(),
+    " ELSE lock_seconds END, ",
+    "locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $4 + ",
+    next_lock!(),
+    " ELSE locked_until END ",
+    "WHERE sub = $5 AND (locked_until IS NULL OR locked_until <= $4) RETURNING failed_logins"
+);
 pub const CLEAR_LOGIN_FAILURES: &str =
-    "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE sub = $1";
+    "UPDATE users SET failed_logins = 0, locked_until = NULL, lock_seconds = 0 WHERE sub = $1";
 /// Deleting a user: what is theirs first, then the user (one transaction).
 pub const DELETE_USER: [&str; 4] = [
     "DELETE FROM sessions WHERE sub = $1",
@@ -179,7 +197,7 @@ pub const ACCESS_TOKEN_REVOKED: &str =
 /// The purge, one statement per table with a lifetime: `$1` the cutoff, `$2` the batch size.
 /// Each comes with how many seconds before now its cutoff lies: consumed codes are kept a
 /// little past their expiry so that a late replay is still recognised and its grant revoked.
-pub const PURGE: [(&str, i64); 9] = [
+pub const PURGE: [(&str, i64); 10] = [
     (
         "DELETE FROM otp_challenges WHERE id_hash IN \
          (SELECT id_hash FROM otp_challenges WHERE expires_at < $1 LIMIT $2)",
@@ -223,6 +241,11 @@ pub const PURGE: [(&str, i64); 9] = [
     (
         "DELETE FROM client_auth_failures WHERE key_hash IN \
          (SELECT key_hash FROM client_auth_failures WHERE window_ends < $1 LIMIT $2)",
+        0,
+    ),
+    (
+        "DELETE FROM signin_limits WHERE key_hash IN \
+         (SELECT key_hash FROM signin_limits WHERE forget_at < $1 LIMIT $2)",
         0,
     ),
 ];

@@ -12,8 +12,8 @@ use super::extract::{Form, Query};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::signin::completion::{self, SignedIn};
-use crate::signin::{self, upstream};
-use crate::store::{AuditKind, Interaction};
+use crate::signin::{self, limits, upstream};
+use crate::store::{AuditKind, Interaction, Lockout};
 use crate::tokens::opaque;
 
 fn bad_form(state: &AppState, e: OAuthError) -> Response {
@@ -140,6 +140,12 @@ async fn try_login(
             return upstream::start(state, id, interaction, &corp, Some(username)).await;
         }
     }
+    // An address past its limit gets one page whatever the username, before any lookup or
+    // password check (signin::limits).
+    let step = limits::Step::password(&interaction.request.client_id);
+    if let Some(block) = step.blocked(state).await? {
+        return Ok(block.page(state));
+    }
     let user = state
         .store
         .user_by_username(username)
@@ -150,11 +156,9 @@ async fn try_login(
     // wrong password, so the page reveals neither lockout nor existence (WSO2 CVE-2024-0391).
     let allowed = match &user {
         Some(u) => {
-            let max = i64::from(state.config.max_failed_logins.max(1));
-            let until = now + state.config.lockout_seconds as i64;
             state
                 .store
-                .reserve_login_attempt(&u.sub, max, until, now)
+                .reserve_login_attempt(&u.sub, &lockout(state), now)
                 .await?
         }
         None => false,
@@ -190,6 +194,9 @@ async fn try_login(
             .to_owned(),
         );
         crate::audit::record(state.store.as_ref(), event).await?;
+        if let Some(block) = step.count(state).await? {
+            return Ok(block.page(state));
+        }
         let name = client_name(state, &interaction.request.client_id).await?;
         return Ok(login_form(
             state,
@@ -206,6 +213,20 @@ async fn try_login(
         idp: None,
     };
     completion::complete(state, headers, id, interaction, signed_in).await
+}
+
+/// The account lock from the settings: `max_failed_logins` consecutive failures lock for
+/// `lockout_seconds`, each failure after a lock ends for twice as long, at most
+/// `lockout_max_seconds`.
+fn lockout(state: &AppState) -> Lockout {
+    let c = &state.config;
+    let seconds = |s: u64| i64::try_from(s.max(1)).unwrap_or(i64::MAX);
+    let first = seconds(c.lockout_seconds);
+    Lockout {
+        max: i64::from(c.max_failed_logins.max(1)),
+        first,
+        longest: seconds(c.lockout_max_seconds).max(first),
+    }
 }
 
 /// Human-readable descriptions of the standard scopes for the consent page.

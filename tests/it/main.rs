@@ -5,6 +5,7 @@
 mod harness;
 
 mod acr;
+mod abuse;
 mod audit;
 mod authorize_errors;
 mod browser;
