@@ -1,7 +1,8 @@
 //! `ferriam user totp | factors | reset-factor`: second factors, for operators. A user's
-//! email and SMS factors follow their verified address and phone; TOTP is enrolled here (and,
-//! once the account page exists, by the user) with a secret sealed like signing keys.
+//! email and SMS factors follow their verified address and phone; TOTP is enrolled here (and
+//! by the user on the account page) with a secret sealed like signing keys.
 
+use ferriam::signin::enrol::{issuer_label, totp_binding};
 use ferriam::store::{Store, User};
 use ferriam::tokens::{opaque, sealing};
 use ferriam_protocol::mfa::{totp, Factor};
@@ -9,22 +10,13 @@ use serde_json::{json, Value};
 
 use super::{now, print_json, CliResult};
 
-/// What a TOTP secret is sealed to (the AEAD's associated data): its user.
-pub fn totp_binding(sub: &str) -> String {
-    format!("totp:{sub}")
-}
-
 /// Enrols a new TOTP secret (replacing any) and prints it with its `otpauth://` URI.
 pub async fn enrol_totp(store: &dyn Store, user: &User, issuer: &str) -> CliResult {
     let secret = opaque::random_bytes::<{ totp::SECRET_LEN }>();
     let master = sealing::master_key_from_env()?;
     let sealed = sealing::seal(&secret, &totp_binding(&user.sub), master.as_ref());
     store.set_totp(&user.sub, &sealed, now()).await?;
-    // Authenticator apps show the issuer label: the host people know the server by.
-    let label = url::Url::parse(issuer)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "Ferriam".to_owned());
+    let label = issuer_label(issuer);
     print_json(&json!({
         "secret": totp::base32_encode(&secret),
         "otpauth_uri": totp::otpauth_uri(&label, &user.username, &secret),

@@ -145,7 +145,11 @@ pub async fn start_session(
     interaction.auth_time = session.auth_time;
     interaction.amr = session.amr.clone();
     interaction.sid = session.sid.clone();
-    let mut response = if super::needs_consent(state, &interaction.request, &session.sub).await? {
+    let mut response = if let Some(page) = interaction.return_to.clone() {
+        // A sign-in to one of the server's own pages ends there, with the new session.
+        state.store.delete_interaction(&opaque::hash(id)).await?;
+        super::see_other(&page)
+    } else if super::needs_consent(state, &interaction.request, &session.sub).await? {
         state
             .store
             .save_interaction(&opaque::hash(id), &interaction)

@@ -39,8 +39,10 @@ async fn has(state: &AppState, user: &User, factor: Factor) -> Result<bool, AppE
     })
 }
 
-/// Starts asking for the factors of `pending`: refuses when the user lacks a required one
-/// (enrolment during sign-in is not offered yet) or has none of an `any_of` list.
+/// Starts asking for the factors of `pending`: refuses when the user lacks a required email
+/// or SMS factor (the verified address and phone are the operator's to set) or has none of an
+/// `any_of` list. A missing authenticator app is set up during the sign-in, after another
+/// factor of this sign-in is proved (DESIGN.md, "TOTP"): a password alone never enrols one.
 pub async fn begin(
     state: &AppState,
     id: &str,
@@ -48,8 +50,11 @@ pub async fn begin(
     mut pending: PendingFactors,
     user: &User,
 ) -> Result<Response, AppError> {
+    let mut missing_totp = false;
     for factor in pending.remaining.clone() {
-        if !has(state, user, factor).await? {
+        if factor == Factor::Totp && !has(state, user, factor).await? {
+            missing_totp = true;
+        } else if !has(state, user, factor).await? {
             let reason = format!(
                 "the rule asks for {}, which the account lacks",
                 factor.as_str()
@@ -64,6 +69,33 @@ pub async fn begin(
                 ),
             ));
         }
+    }
+    if missing_totp {
+        let mut proof = pending
+            .remaining
+            .iter()
+            .copied()
+            .find(|f| *f != Factor::Totp);
+        for other in [Factor::Email, Factor::Sms] {
+            if proof.is_none() && has(state, user, other).await? {
+                proof = Some(other);
+            }
+        }
+        let Some(proof) = proof else {
+            let reason = "the rule asks for totp, which the account lacks, and no other factor can confirm its enrolment";
+            audit(state, &interaction, &pending, None, false, reason).await?;
+            return Ok(state.pages.error(
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                "This sign-in needs an authenticator app, which is not set up for your account, and there is no email address or phone number to confirm it's you before setting one up. Please ask your administrator.",
+            ));
+        };
+        // The proof first, the enrolment last.
+        pending
+            .remaining
+            .retain(|f| *f != Factor::Totp && *f != proof);
+        pending.remaining.insert(0, proof);
+        pending.remaining.push(Factor::Totp);
     }
     let mut usable = Vec::new();
     for factor in std::mem::take(&mut pending.choices) {
@@ -99,7 +131,11 @@ pub async fn begin(
 
 /// Shows what the sign-in needs now: the choice, or the code page for the next factor
 /// (sending its code first).
-async fn next(state: &AppState, id: &str, interaction: Interaction) -> Result<Response, AppError> {
+pub(crate) async fn next(
+    state: &AppState,
+    id: &str,
+    interaction: Interaction,
+) -> Result<Response, AppError> {
     let Some(pending) = &interaction.pending else {
         return Ok(super::see_other(&format!("/signin/login?interaction={id}")));
     };
@@ -113,13 +149,20 @@ async fn next(state: &AppState, id: &str, interaction: Interaction) -> Result<Re
         return Ok(super::see_other(&format!("/signin/login?interaction={id}")));
     };
     save(state, id, &interaction).await?;
+    if factor == Factor::Totp && state.store.totp(&pending.sub).await?.is_none() {
+        return Ok(super::see_other(&format!("/signin/enrol?interaction={id}")));
+    }
     if let Some(page) = send(state, id, &interaction, factor).await? {
         return Ok(page);
     }
     Ok(super::see_other(&format!("/signin/code?interaction={id}")))
 }
 
-async fn save(state: &AppState, id: &str, interaction: &Interaction) -> Result<(), AppError> {
+pub(super) async fn save(
+    state: &AppState,
+    id: &str,
+    interaction: &Interaction,
+) -> Result<(), AppError> {
     Ok(state
         .store
         .save_interaction(&opaque::hash(id), interaction)
@@ -456,7 +499,7 @@ async fn totp_matches(state: &AppState, sub: &str, code: &str, now: i64) -> Resu
 }
 
 /// An audit row for a factor (or, without one, for the sign-in the policy refused).
-async fn audit(
+pub(super) async fn audit(
     state: &AppState,
     interaction: &Interaction,
     pending: &PendingFactors,

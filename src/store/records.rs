@@ -130,6 +130,11 @@ pub struct Interaction {
     /// Set once the first factor is proved and the policy asks for more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingFactors>,
+    /// A sign-in to one of the server's own pages (the account page, a CIBA approval) rather
+    /// than to a client: it ends there, on this path, with a session and never with an
+    /// authorization response. Set by the server only, never from a request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
 }
 
 /// A sign-in between its first factor (password or upstream) and the second factors its

@@ -1,6 +1,7 @@
-//! The second-factor pages: `/signin/factor` (the choice of an `any_of` rule) and
-//! `/signin/code` (entering a code; `/signin/code/resend` sends a new one). The logic is
-//! `crate::signin::factors`.
+//! The second-factor pages: `/signin/factor` (the choice of an `any_of` rule),
+//! `/signin/code` (entering a code; `/signin/code/resend` sends a new one) and
+//! `/signin/enrol` (setting up an authenticator app the rule asks for). The logic is
+//! `crate::signin::factors` and `crate::signin::totp_setup`.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -9,7 +10,7 @@ use axum::response::Response;
 use super::extract::{Form, Query};
 use super::signin::{shown, submitted};
 use crate::app::AppState;
-use crate::signin::{self, factors};
+use crate::signin::{self, factors, totp_setup};
 
 pub async fn factor_page(
     State(state): State<AppState>,
@@ -79,6 +80,34 @@ pub async fn resend(
         Err(page) => return page,
     };
     factors::resend(&state, &id, interaction)
+        .await
+        .unwrap_or_else(|e| signin::internal_error(&state, e))
+}
+
+pub async fn enrol_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query,
+) -> Response {
+    let (id, interaction) = match shown(&state, &headers, params).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    totp_setup::show(&state, &id, &interaction)
+        .await
+        .unwrap_or_else(|e| signin::internal_error(&state, e))
+}
+
+pub async fn enrol_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(params): Form,
+) -> Response {
+    let (params, id, interaction) = match submitted(&state, &headers, params).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    totp_setup::confirm(&state, &headers, &id, interaction, &params)
         .await
         .unwrap_or_else(|e| signin::internal_error(&state, e))
 }

@@ -156,6 +156,15 @@ impl WebDriver {
         .await;
     }
 
+    async fn text(&self, css: &str) -> String {
+        let id = self.element(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     async fn current_url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None)
             .await
@@ -408,6 +417,67 @@ async fn signs_in_with_an_email_code_in_a_real_browser() {
     driver.click("button[value=allow]").await;
     let landed = url::Url::parse(&driver.wait_for_url(&redirect_uri).await).unwrap();
     assert!(landed.query_pairs().any(|(k, _)| k == "code"), "{landed}");
+    drop(driver);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sets_up_an_authenticator_app_on_the_account_page_in_a_real_browser() {
+    use ferriam_protocol::mfa::totp;
+
+    let Some(driver) = WebDriver::start().await else {
+        return;
+    };
+    let (smtp_port, received) = crate::email::smtp_server().await;
+    let server = TestServer::start_with(Db::Sqlite, move |c| {
+        c.email = Some(ferriam::config::EmailConfig {
+            smtp_url: format!("smtp://127.0.0.1:{smtp_port}"),
+            from: "Ferriam <no-reply@example.com>".into(),
+        });
+    })
+    .await
+    .expect("server");
+    server.create_user("ada").await;
+    driver.open(&server.url("/account")).await;
+    driver.wait_for_url(&server.url("/signin/login")).await;
+    driver.type_into("#username", "ada").await;
+    driver.type_into("#password", PASSWORD).await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for_url(&server.url("/account")).await;
+    driver.screenshot("account").await;
+    driver.click("form[action='/account/confirm'] button").await;
+    driver.wait_for_url(&server.url("/signin/code")).await;
+    let code = crate::email::last_code(&received, "your account");
+    driver.type_into("#code", &code).await;
+    driver
+        .click("form[action='/signin/code'] button[type=submit]")
+        .await;
+    driver.wait_for_url(&server.url("/account")).await;
+    driver.click("form[action='/account/totp'] button").await;
+    driver.wait_for_url(&server.url("/account/totp")).await;
+    driver.screenshot("totp_setup").await;
+    let key: String = driver
+        .text("#key")
+        .await
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let secret = totp::base32_decode(&key).expect("the key on the page is base32");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let code = totp::code_at(&secret, totp::step_at(now).expect("step"));
+    driver.type_into("#code", &code).await;
+    driver
+        .click("form[action='/account/totp/confirm'] button[type=submit]")
+        .await;
+    driver.wait_for_url(&server.url("/account?done=totp")).await;
+    driver.screenshot("account_totp_set_up").await;
+    assert_eq!(
+        driver.text(".factors li:nth-child(3) .state").await,
+        "set up"
+    );
     drop(driver);
     server.stop().await;
 }

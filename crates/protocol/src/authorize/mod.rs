@@ -65,7 +65,34 @@ pub struct AuthorizationRequest {
     pub satisfied_acr: Option<String>,
 }
 
+/// The client_id of a sign-in to the server's own account page. It holds a space, so no
+/// client can ever be registered under it (`registration`: printable ASCII without spaces),
+/// and the sign-in pages show it where they show a client's name.
+pub const ACCOUNT_PAGE: &str = "your account";
+
 impl AuthorizationRequest {
+    /// The request a sign-in to the account page stands on: it goes to no client (the server
+    /// checks the interaction's account mark, never this request's redirect URI).
+    pub fn account_page() -> Self {
+        Self {
+            client_id: ACCOUNT_PAGE.to_owned(),
+            redirect_uri: String::new(),
+            redirect_uri_explicit: false,
+            response_type: ResponseType::default(),
+            response_mode: ResponseMode::Query,
+            scope: "openid".to_owned(),
+            state: None,
+            nonce: None,
+            challenge: None,
+            prompt: Prompt::default(),
+            max_age: None,
+            login_hint: None,
+            idp_hint: None,
+            acr_values: Vec::new(),
+            satisfied_acr: None,
+        }
+    }
+
     /// Whether this is an OpenID Connect request.
     pub fn is_openid(&self) -> bool {
         self.scope.split(' ').any(|s| s == "openid")
