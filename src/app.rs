@@ -44,6 +44,8 @@ pub struct AppState {
     pub throttle_cache: Arc<web::throttle_cache::ThrottleCache>,
     /// Where tokens are signed, off the async runtime.
     pub signer: Workers<()>,
+    /// When this node last saw each CIBA request polled.
+    pub ciba_polls: Arc<crate::ciba::polls::PollClock>,
 }
 
 impl AppState {
@@ -101,6 +103,39 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/signin/code/resend",
             axum::routing::post(web::factors::resend),
+        )
+        .route(
+            "/signin/enrol",
+            get(web::factors::enrol_page).post(web::factors::enrol_submit),
+        )
+        .route(
+            web::backchannel::PATH,
+            axum::routing::post(web::backchannel::authorize),
+        )
+        .route(
+            "/device/requests/{id}",
+            get(web::device::request_page).post(web::device::request_decision),
+        )
+        .route(
+            "/device/requests/{id}/confirm",
+            axum::routing::post(web::device::request_confirm),
+        )
+        .route("/account", get(web::account::page))
+        .route(
+            "/account/confirm",
+            axum::routing::post(web::account::confirm),
+        )
+        .route(
+            "/account/totp",
+            axum::routing::post(web::account::totp_start),
+        )
+        .route(
+            "/account/totp/confirm",
+            axum::routing::post(web::account::totp_confirm),
+        )
+        .route(
+            "/account/totp/remove",
+            axum::routing::post(web::account::totp_remove),
         )
         .route(
             "/federation/start",

@@ -86,6 +86,12 @@ pub struct Config {
     pub email: Option<EmailConfig>,
     /// The HTTP gateway one-time codes go through by SMS; absent: into the server log.
     pub sms: Option<SmsConfig>,
+    /// Seconds a CIBA request lives when the client asks no `requested_expiry`.
+    pub ciba_expiry: u64,
+    /// The longest `requested_expiry` granted (longer requests are capped).
+    pub ciba_max_expiry: u64,
+    /// Seconds between polls a CIBA client starts with (poll and ping modes).
+    pub ciba_interval: u64,
     /// How far ahead a client assertion's `exp` may lie (RFC 7523 §3): a long-lived
     /// assertion is a credential that can be replayed elsewhere until it expires.
     pub client_assertion_max_lifetime: u64,
@@ -142,6 +148,9 @@ impl Default for Config {
             otp_max_sends: 3,
             email: None,
             sms: None,
+            ciba_expiry: 300,
+            ciba_max_expiry: 600,
+            ciba_interval: 5,
             client_assertion_max_lifetime: 300,
             client_jwks_cache_ttl: 300,
             client_jwks_min_refetch: 10,

@@ -112,26 +112,32 @@ impl<E: Into<AppError>> From<E> for TokenError {
 
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
-        if let AppError::Throttled { retry_after } = self.0 {
-            return throttled(retry_after);
-        }
-        let e = self.0.to_oauth();
-        let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-        let mut response = no_store(
-            (
-                status,
-                Json(json!({"error": e.code.as_str(), "error_description": e.description})),
-            )
-                .into_response(),
-        );
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"ferriam\""),
-            );
-        }
-        response
+        json_error(self.0, |code| code.http_status())
     }
+}
+
+/// A JSON error response (RFC 6749 §5.2 form) with the status `status_of` gives its code,
+/// `WWW-Authenticate` on a 401, and the throttled answer for a throttled client.
+pub fn json_error(error: AppError, status_of: impl Fn(ErrorCode) -> u16) -> Response {
+    if let AppError::Throttled { retry_after } = error {
+        return throttled(retry_after);
+    }
+    let e = error.to_oauth();
+    let status = StatusCode::from_u16(status_of(e.code)).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = no_store(
+        (
+            status,
+            Json(json!({"error": e.code.as_str(), "error_description": e.description})),
+        )
+            .into_response(),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"ferriam\""),
+        );
+    }
+    response
 }
 
 /// An error of a protected resource (RFC 6750 §3): a `Bearer` challenge with the error code,

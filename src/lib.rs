@@ -16,6 +16,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod ciba;
 pub mod client_keys;
 pub mod clients;
 pub mod clock;
@@ -163,6 +164,7 @@ impl Server {
                 Duration::from_secs(config.client_jwks_min_refetch),
             )),
             throttle_cache: Arc::default(),
+            ciba_polls: Arc::default(),
             signer: workers::Workers::start(workers::names::SIGNING)
                 .map_err(|_| StartError::Workers)?,
             config: Arc::new(config),

@@ -9,7 +9,28 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::Environment;
 use serde::Serialize;
 
-const BUILT_IN: [(&str, &str); 11] = [
+const BUILT_IN: [(&str, &str); 17] = [
+    (
+        "ciba_approval.txt",
+        include_str!("../templates/ciba_approval.txt"),
+    ),
+    (
+        "ciba_approval.html",
+        include_str!("../templates/ciba_approval.html"),
+    ),
+    (
+        "ciba_request.html",
+        include_str!("../templates/ciba_request.html"),
+    ),
+    (
+        "ciba_done.html",
+        include_str!("../templates/ciba_done.html"),
+    ),
+    ("account.html", include_str!("../templates/account.html")),
+    (
+        "totp_enrol.html",
+        include_str!("../templates/totp_enrol.html"),
+    ),
     ("code.html", include_str!("../templates/code.html")),
     ("factor.html", include_str!("../templates/factor.html")),
     (

@@ -8,10 +8,10 @@ use ferriam_protocol::token::authorization_code::{check, CodeRequest};
 use ferriam_protocol::token::TokenResponse;
 use ferriam_protocol::OAuthError;
 
-use super::{mint, IdTokenFacts, Mint};
+use super::{family_lifetime, mint, start_refresh_family, FamilyStart, IdTokenFacts, Mint};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::store::{CodeRedemption, RefreshRecord};
+use crate::store::CodeRedemption;
 use crate::tokens::opaque;
 
 pub async fn grant(
@@ -47,37 +47,20 @@ pub async fn grant(
     };
     let scope = Scope::parse(&code.scope)?;
     let openid = scope.contains("openid");
-    // OpenID Connect Core §11: OpenID clients get a refresh token only with offline_access.
-    let refresh_token =
-        if client.allows_grant("refresh_token") && (!openid || scope.contains("offline_access")) {
-            let token = opaque::random_token();
-            let family_expires_at = now + family_lifetime(state, client);
-            let ttl = client
-                .refresh_token_ttl
-                .unwrap_or(state.config.refresh_token_ttl) as i64;
-            let record = RefreshRecord {
-                grant_id: code.grant_id.clone(),
-                client_id: client.client_id.clone(),
-                sub: user.sub.clone(),
-                scope: code.scope.clone(),
-                auth_time: code.auth_time,
-                amr: code.amr.clone(),
-                sid: code.sid.clone(),
-                acr: code.acr.clone(),
-                expires_at: (now + ttl).min(family_expires_at),
-                family_expires_at,
-                issued_at: now,
-                rotated_at: None,
-                revoked: false,
-            };
-            state
-                .store
-                .save_refresh(&opaque::hash(&token), &record)
-                .await?;
-            Some(token)
-        } else {
-            None
-        };
+    let refresh_token = start_refresh_family(
+        state,
+        client,
+        FamilyStart {
+            grant_id: &code.grant_id,
+            sub: &user.sub,
+            scope: &scope,
+            auth_time: code.auth_time,
+            amr: &code.amr,
+            sid: &code.sid,
+            acr: code.acr.as_deref(),
+        },
+    )
+    .await?;
     let id_token = openid.then(|| IdTokenFacts {
         user: user.claims(),
         auth_time: code.auth_time,
@@ -100,12 +83,4 @@ pub async fn grant(
         },
     )
     .await
-}
-
-/// The absolute lifetime of a refresh-token family started now: the client's own
-/// `--refresh-token-absolute-ttl`, else the server's setting.
-fn family_lifetime(state: &AppState, client: &Client) -> i64 {
-    client
-        .refresh_token_absolute_ttl
-        .unwrap_or(state.config.refresh_token_absolute_ttl) as i64
 }

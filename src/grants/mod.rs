@@ -2,6 +2,7 @@
 //! (RFC 9068) and ID tokens (OpenID Connect Core §2); RSA signatures go to the signing workers.
 
 pub mod authorization_code;
+pub mod ciba;
 pub mod client_credentials;
 pub mod refresh_token;
 
@@ -13,6 +14,7 @@ use ferriam_protocol::token::TokenResponse;
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::store::RefreshRecord;
 use crate::tokens::jwt::{self, ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
 use crate::tokens::keys::KeyError;
 use crate::tokens::opaque;
@@ -40,6 +42,67 @@ pub struct Mint<'a> {
     pub acr: Option<String>,
     pub id_token: Option<IdTokenFacts>,
     pub refresh_token: Option<String>,
+}
+
+/// The absolute lifetime of a refresh-token family started now: the client's own
+/// `--refresh-token-absolute-ttl`, else the server's setting.
+pub fn family_lifetime(state: &AppState, client: &Client) -> i64 {
+    client
+        .refresh_token_absolute_ttl
+        .unwrap_or(state.config.refresh_token_absolute_ttl) as i64
+}
+
+/// The facts a new refresh-token family carries from the sign-in that granted it.
+pub struct FamilyStart<'a> {
+    pub grant_id: &'a str,
+    pub sub: &'a str,
+    pub scope: &'a Scope,
+    pub auth_time: i64,
+    pub amr: &'a [String],
+    pub sid: &'a str,
+    pub acr: Option<&'a str>,
+}
+
+/// Starts a refresh-token family when one is due and returns its first token: the client has
+/// the refresh_token grant and, for OpenID requests, `offline_access` was granted (OpenID
+/// Connect Core §11).
+pub async fn start_refresh_family(
+    state: &AppState,
+    client: &Client,
+    start: FamilyStart<'_>,
+) -> Result<Option<String>, AppError> {
+    let scope = start.scope;
+    if !client.allows_grant("refresh_token")
+        || (scope.contains("openid") && !scope.contains("offline_access"))
+    {
+        return Ok(None);
+    }
+    let now = state.now();
+    let token = opaque::random_token();
+    let family_expires_at = now + family_lifetime(state, client);
+    let ttl = client
+        .refresh_token_ttl
+        .unwrap_or(state.config.refresh_token_ttl) as i64;
+    let record = RefreshRecord {
+        grant_id: start.grant_id.to_owned(),
+        client_id: client.client_id.clone(),
+        sub: start.sub.to_owned(),
+        scope: scope.to_string(),
+        auth_time: start.auth_time,
+        amr: start.amr.to_vec(),
+        sid: start.sid.to_owned(),
+        acr: start.acr.map(str::to_owned),
+        expires_at: (now + ttl).min(family_expires_at),
+        family_expires_at,
+        issued_at: now,
+        rotated_at: None,
+        revoked: false,
+    };
+    state
+        .store
+        .save_refresh(&opaque::hash(&token), &record)
+        .await?;
+    Ok(Some(token))
 }
 
 /// Signs the access token (and the ID token, if asked) and builds the token response.

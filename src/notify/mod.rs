@@ -32,6 +32,18 @@ pub struct CodeMessage<'a> {
     pub minutes: u64,
 }
 
+/// What a CIBA approval message says.
+pub struct ApprovalMessage<'a> {
+    /// The application asking for the approval.
+    pub client_name: &'a str,
+    /// The text both devices show, if the client sent one.
+    pub binding_message: Option<&'a str>,
+    /// The approval page of the request.
+    pub link: &'a str,
+    /// How long the request lives.
+    pub minutes: u64,
+}
+
 /// The configured channels.
 pub struct Notifier {
     email: Option<email::Mailer>,
@@ -80,6 +92,44 @@ impl Notifier {
                 &subject,
                 render("email_code.txt")?,
                 render("email_code.html")?,
+            )
+            .await
+    }
+
+    /// Emails a CIBA approval link to `address` (the `ciba_approval.txt` and
+    /// `ciba_approval.html` templates), or logs it without `[email]`.
+    pub async fn email_approval(
+        &self,
+        pages: &Pages,
+        address: &str,
+        message: &ApprovalMessage<'_>,
+    ) -> Result<(), NotifyError> {
+        let Some(mailer) = &self.email else {
+            tracing::warn!(
+                to = %address,
+                link = %message.link,
+                "no [email] settings: the approval link is written here instead (development only)"
+            );
+            return Ok(());
+        };
+        let context = minijinja::context! {
+            client_name => message.client_name,
+            binding_message => message.binding_message,
+            link => message.link,
+            minutes => message.minutes,
+        };
+        let render = |name| {
+            pages
+                .render_text(name, &context)
+                .map_err(|e| NotifyError::Email(format!("template {name}: {e}")))
+        };
+        let subject = format!("Approve a sign-in to {}?", message.client_name);
+        mailer
+            .send(
+                address,
+                &subject,
+                render("ciba_approval.txt")?,
+                render("ciba_approval.html")?,
             )
             .await
     }

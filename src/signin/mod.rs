@@ -9,9 +9,11 @@
 
 pub mod completion;
 mod cookies;
+pub mod enrol;
 pub mod factors;
 mod front_channel;
 pub mod limits;
+pub mod totp_setup;
 pub mod upstream;
 
 pub use cookies::{BROWSER_COOKIE, SESSION_COOKIE};
@@ -130,23 +132,7 @@ async fn try_begin(
             "the user is not signed in",
         ));
     }
-    let (browser, new_browser) = match cookie(headers, BROWSER_COOKIE) {
-        Some(b) => (b.to_owned(), false),
-        None => (opaque::random_token(), true),
-    };
-    let id = opaque::random_token();
-    let mut interaction = Interaction {
-        request,
-        browser_hash: opaque::hash(&browser),
-        csrf_hash: String::new(),
-        sub: None,
-        auth_time: 0,
-        amr: Vec::new(),
-        sid: String::new(),
-        expires_at: now + state.config.interaction_ttl as i64,
-        upstream: None,
-        pending: None,
-    };
+    let (id, mut interaction, new_browser) = new_interaction(state, headers, request);
     let page = match usable {
         Some(s) => {
             interaction.sub = Some(s.user.sub);
@@ -157,8 +143,6 @@ async fn try_begin(
         }
         None => "login",
     };
-    // The CSRF token is derived from the interaction id, so it needs no storage of its own.
-    interaction.csrf_hash = opaque::hash(&csrf_token(state, &id));
     state
         .store
         .save_interaction(&opaque::hash(&id), &interaction)
@@ -174,16 +158,98 @@ async fn try_begin(
         }
         None => see_other(&format!("/signin/{page}?interaction={id}")),
     };
-    if new_browser {
+    set_new_browser(state, &mut response, new_browser);
+    Ok(response)
+}
+
+/// A new interaction for `request`, bound to this browser (by its cookie, made now when it
+/// has none) and protected by its CSRF token; not stored yet. Returns its id and, for a new
+/// browser, the cookie to set with [`set_new_browser`].
+pub fn new_interaction(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: AuthorizationRequest,
+) -> (String, Interaction, Option<String>) {
+    let (browser, new_browser) = match cookie(headers, BROWSER_COOKIE) {
+        Some(b) => (b.to_owned(), false),
+        None => (opaque::random_token(), true),
+    };
+    let id = opaque::random_token();
+    let interaction = Interaction {
+        request,
+        browser_hash: opaque::hash(&browser),
+        // The CSRF token is derived from the interaction id, so it needs no storage of its own.
+        csrf_hash: opaque::hash(&csrf_token(state, &id)),
+        sub: None,
+        auth_time: 0,
+        amr: Vec::new(),
+        sid: String::new(),
+        expires_at: state.now() + state.config.interaction_ttl as i64,
+        upstream: None,
+        pending: None,
+        return_to: None,
+    };
+    (id, interaction, new_browser.then_some(browser))
+}
+
+/// Starts a sign-in to one of the server's own pages (`return_to`, a fixed path): the login
+/// page, or with `pending` (a session's step-up), the factor pages straight away. It ends on
+/// that page with a session (`completion::start_session`).
+pub async fn sign_in_to_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    return_to: &str,
+    pending: Option<crate::store::PendingFactors>,
+) -> Result<Response, AppError> {
+    let (id, mut interaction, new_browser) =
+        new_interaction(state, headers, AuthorizationRequest::account_page());
+    interaction.return_to = Some(return_to.to_owned());
+    let mut response = match pending {
+        Some(pending) => {
+            interaction.pending = Some(pending);
+            factors::next(state, &id, interaction).await?
+        }
+        None => {
+            state
+                .store
+                .save_interaction(&opaque::hash(&id), &interaction)
+                .await?;
+            see_other(&format!("/signin/login?interaction={id}"))
+        }
+    };
+    set_new_browser(state, &mut response, new_browser);
+    Ok(response)
+}
+
+/// A step-up to one of the server's own pages: the factors `pending` asks of `user`, checked
+/// as at sign-in (`factors::begin`: a factor the account lacks is refused or set up), then
+/// back to `return_to` with a session that records them.
+pub async fn step_up_to_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    return_to: &str,
+    pending: crate::store::PendingFactors,
+    user: &User,
+) -> Result<Response, AppError> {
+    let (id, mut interaction, new_browser) =
+        new_interaction(state, headers, AuthorizationRequest::account_page());
+    interaction.return_to = Some(return_to.to_owned());
+    let mut response = factors::begin(state, &id, interaction, pending, user).await?;
+    set_new_browser(state, &mut response, new_browser);
+    Ok(response)
+}
+
+/// Sets the browser cookie [`new_interaction`] made, if it made one.
+pub fn set_new_browser(state: &AppState, response: &mut Response, browser: Option<String>) {
+    if let Some(browser) = browser {
         cookies::set(
-            &mut response,
+            response,
             BROWSER_COOKIE,
             &browser,
             None,
             state.secure_cookies(),
         );
     }
-    Ok(response)
 }
 
 /// Sets the single sign-on session cookie.

@@ -9,6 +9,7 @@ use ferriam_protocol::token::authorization_code::CodeBinding;
 use super::*;
 
 mod audit;
+mod ciba;
 mod factors;
 mod limits;
 mod logout;
@@ -332,6 +333,7 @@ fn interaction(expires_at: i64) -> Interaction {
             },
         }),
         pending: None,
+        return_to: None,
     }
 }
 
@@ -804,6 +806,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     otp::run(store.clone()).await;
     factors::run(store.clone()).await;
     limits::run(store.clone()).await;
+    ciba::run(store.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@
 //! so two nodes or two concurrent requests can never both win.
 
 pub mod audit;
+pub mod ciba;
 pub mod factors;
 pub mod limits;
 mod logout;
@@ -26,6 +27,7 @@ use async_trait::async_trait;
 use ferriam_protocol::client::Client;
 
 pub use audit::{AuditEvent, AuditFilter, AuditKind, AuditStore};
+pub use ciba::{CibaAsked, CibaDecision, CibaRequest, CibaStore};
 pub use factors::{FactorStore, TotpFactor};
 pub use limits::{LimitHit, LimitRule, LimitStore};
 pub use logout::{Delivery, EndedSession, LogoutStore, SessionSummary};
@@ -310,6 +312,7 @@ pub trait Store:
     + OtpStore
     + FactorStore
     + LimitStore
+    + CibaStore
     + Send
     + Sync
 {
@@ -332,6 +335,7 @@ impl<T> Store for T where
         + OtpStore
         + FactorStore
         + LimitStore
+        + CibaStore
         + Send
         + Sync
 {

@@ -17,6 +17,7 @@ use super::{
 };
 
 mod audit;
+mod ciba;
 mod factors;
 mod limits;
 mod logout;

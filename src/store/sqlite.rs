@@ -34,6 +34,7 @@ use super::{
 use crate::workers::{names, Workers};
 
 mod audit;
+mod ciba;
 mod factors;
 mod limits;
 mod logout;

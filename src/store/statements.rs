@@ -197,7 +197,7 @@ pub const ACCESS_TOKEN_REVOKED: &str =
 /// The purge, one statement per table with a lifetime: `$1` the cutoff, `$2` the batch size.
 /// Each comes with how many seconds before now its cutoff lies: consumed codes are kept a
 /// little past their expiry so that a late replay is still recognised and its grant revoked.
-pub const PURGE: [(&str, i64); 10] = [
+pub const PURGE: [(&str, i64); 11] = [
     (
         "DELETE FROM otp_challenges WHERE id_hash IN \
          (SELECT id_hash FROM otp_challenges WHERE expires_at < $1 LIMIT $2)",
@@ -246,6 +246,11 @@ pub const PURGE: [(&str, i64); 10] = [
     (
         "DELETE FROM signin_limits WHERE key_hash IN \
          (SELECT key_hash FROM signin_limits WHERE forget_at < $1 LIMIT $2)",
+        0,
+    ),
+    (
+        "DELETE FROM ciba_requests WHERE id_hash IN \
+         (SELECT id_hash FROM ciba_requests WHERE expires_at < $1 LIMIT $2)",
         0,
     ),
 ];

@@ -142,11 +142,7 @@ where
 {
     let params = match form {
         Ok(params) => params,
-        Err(e) => {
-            return state
-                .pages
-                .error(StatusCode::BAD_REQUEST, e.code.as_str(), &e.description)
-        }
+        Err(e) => return super::signin::bad_form(&state, e),
     };
     let result = async {
         match submitted(&state, &headers, &params).await? {

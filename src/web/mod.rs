@@ -1,9 +1,12 @@
 //! HTTP handlers, one file per endpoint: extract, call the protocol crate and the store, respond.
 
+pub mod account;
 pub mod authorize;
+pub mod backchannel;
 pub mod client_auth;
 pub mod client_throttle;
 pub mod cors;
+pub mod device;
 pub mod discovery;
 pub mod extract;
 pub mod factors;

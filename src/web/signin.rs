@@ -16,7 +16,8 @@ use crate::signin::{self, limits, upstream};
 use crate::store::{AuditKind, Interaction, Lockout};
 use crate::tokens::opaque;
 
-fn bad_form(state: &AppState, e: OAuthError) -> Response {
+/// The error page of a form or query that could not be read.
+pub(super) fn bad_form(state: &AppState, e: OAuthError) -> Response {
     state
         .pages
         .error(StatusCode::BAD_REQUEST, e.code.as_str(), &e.description)
@@ -230,7 +231,7 @@ fn lockout(state: &AppState) -> Lockout {
 }
 
 /// Human-readable descriptions of the standard scopes for the consent page.
-fn describe_scope(scope: &str) -> String {
+pub(crate) fn describe_scope(scope: &str) -> String {
     match scope {
         "openid" => "Know who you are".to_owned(),
         "profile" => "See your name and profile".to_owned(),

@@ -31,6 +31,7 @@ pub async fn token(
         GrantType::ClientCredentials => {
             grants::client_credentials::grant(&state, &client.client, &params).await?
         }
+        GrantType::Ciba => grants::ciba::grant(&state, &client.client, &params).await?,
     };
     Ok(no_store(Json(response).into_response()))
 }

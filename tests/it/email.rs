@@ -121,6 +121,19 @@ fn message() -> CodeMessage<'static> {
     }
 }
 
+/// The text of the `n`th message the server received (from 1), quoted-printable soft line
+/// breaks joined, once it has arrived (messages sent off the request path come a little
+/// later than the answer).
+pub async fn nth_message(received: &Arc<Mutex<Received>>, n: usize) -> String {
+    for _ in 0..100 {
+        if let Some(data) = received.lock().unwrap().data.get(n - 1) {
+            return unfolded(data);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("message {n} never arrived");
+}
+
 /// A message's data with quoted-printable soft line breaks joined, for searching.
 fn unfolded(data: &str) -> String {
     data.replace("=\n", "")

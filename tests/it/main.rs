@@ -4,11 +4,13 @@
 
 mod harness;
 
-mod acr;
 mod abuse;
+mod account;
+mod acr;
 mod audit;
 mod authorize_errors;
 mod browser;
+mod ciba;
 mod client_assertions;
 mod client_changes;
 mod client_cli;

@@ -11,6 +11,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::logout::HintClaims;
 use crate::params::Params;
 use crate::scope::Scope;
 use crate::{ErrorCode, OAuthError};
@@ -34,6 +35,10 @@ pub const MAX_BINDING_MESSAGE: usize = 64;
 
 /// The longest `client_notification_token` (CIBA §7.1: "MUST NOT exceed 1024 characters").
 pub const MAX_NOTIFICATION_TOKEN: usize = 1024;
+
+/// The delivery modes the server serves now: ping and push clients can be registered, but
+/// their requests are refused until notifications are sent.
+pub const MODES_SERVED: [&str; 1] = ["poll"];
 
 /// How a client receives the result (CIBA §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +230,22 @@ pub fn validate(params: &Params, client: CibaClient) -> Result<BackchannelReques
         acr_values,
         client_notification_token,
     })
+}
+
+/// The user an `id_token_hint` names, once its signature is verified: it must be an ID token
+/// of this issuer for this very client (CIBA §7.1: "an ID Token previously issued to the
+/// Client"). Its `exp` is not checked: CIBA lets an expired ID token name the user.
+pub fn hint_subject<'a>(
+    claims: &'a HintClaims,
+    issuer: &str,
+    client_id: &str,
+) -> Result<&'a str, OAuthError> {
+    if claims.iss != issuer || claims.aud != client_id {
+        return Err(OAuthError::invalid_request(
+            "the id_token_hint was not issued here to this client",
+        ));
+    }
+    Ok(&claims.sub)
 }
 
 /// A binding message both devices can show: not blank, at most [`MAX_BINDING_MESSAGE`]

@@ -30,7 +30,10 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg], acr_values: &[String
         "scopes_supported": STANDARD_SCOPES,
         "response_types_supported": response_type::SUPPORTED,
         "response_modes_supported": ["query", "fragment", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "implicit"],
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", "client_credentials", "implicit",
+            crate::ciba::GRANT_TYPE
+        ],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         // `/token`, `/revoke` and `/introspect` share one client authentication, so their
@@ -60,6 +63,11 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg], acr_values: &[String
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": true,
         "frontchannel_logout_session_supported": true,
+        // CIBA Core §4. Only poll mode is served so far; signed requests and user codes are
+        // not, so their members are absent or false.
+        "backchannel_authentication_endpoint": format!("{issuer}/bc-authorize"),
+        "backchannel_token_delivery_modes_supported": crate::ciba::MODES_SERVED,
+        "backchannel_user_code_parameter_supported": false,
     });
     if !acr_values.is_empty() {
         doc["acr_values_supported"] = json!(acr_values);

@@ -274,3 +274,24 @@ fn backchannel_statuses_follow_section_13() {
         assert_eq!(backchannel_status(code), 400, "{}", code.as_str());
     }
 }
+
+#[test]
+fn an_id_token_hint_names_its_user_only_for_its_client() {
+    let claims = HintClaims {
+        iss: "https://id.example".into(),
+        sub: "u-1".into(),
+        aud: "kiosk".into(),
+        sid: None,
+    };
+    assert_eq!(
+        hint_subject(&claims, "https://id.example", "kiosk"),
+        Ok("u-1")
+    );
+    for (issuer, client) in [
+        ("https://other.example", "kiosk"),
+        ("https://id.example", "tv"),
+    ] {
+        let e = hint_subject(&claims, issuer, client).expect_err("refused");
+        assert_eq!(e.code.as_str(), "invalid_request");
+    }
+}

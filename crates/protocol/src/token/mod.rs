@@ -17,6 +17,8 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// CIBA §10.1: redeeming an `auth_req_id`.
+    Ciba,
 }
 
 impl GrantType {
@@ -25,6 +27,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::Ciba => crate::ciba::GRANT_TYPE,
         }
     }
 
@@ -36,6 +39,7 @@ impl GrantType {
             "authorization_code" => Ok(Self::AuthorizationCode),
             "refresh_token" => Ok(Self::RefreshToken),
             "client_credentials" => Ok(Self::ClientCredentials),
+            crate::ciba::GRANT_TYPE => Ok(Self::Ciba),
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 "the grant_type is not supported",
