@@ -12,7 +12,7 @@
 //! Each failure is counted by one atomic statement that returns its number, so of many
 //! parallel failures only the first `limit` are answered 401; the rest get 429.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use super::throttle_cache::Verdict;
 use crate::app::AppState;
@@ -26,27 +26,12 @@ pub struct Throttle {
     ip_key: Option<String>,
 }
 
-/// The address a failure is counted for: IPv6 peers by their /64, which one host usually
-/// holds entirely; IPv4-mapped peers as IPv4.
-fn address_key(peer: SocketAddr) -> String {
-    match peer.ip() {
-        IpAddr::V4(v4) => format!("ip:{v4}"),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => format!("ip:{v4}"),
-            None => {
-                let s = v6.segments();
-                format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
-}
-
 impl Throttle {
     /// The counters of `client_id` (registered or not) and of the peer's address.
     pub fn new(client_id: &str, peer: Option<SocketAddr>) -> Self {
         Self {
             client_key: opaque::hash(&format!("client:{client_id}")),
-            ip_key: peer.map(|p| opaque::hash(&address_key(p))),
+            ip_key: peer.map(|p| opaque::hash(&super::peer::host_key(p.ip()))),
         }
     }
 
@@ -139,23 +124,5 @@ impl Throttle {
             }),
             None => Ok(()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_are_keyed_by_host() {
-        let key = |s: &str| address_key(s.parse().unwrap());
-        assert_eq!(key("192.0.2.1:4000"), "ip:192.0.2.1");
-        assert_eq!(key("[::ffff:192.0.2.1]:4000"), "ip:192.0.2.1");
-        assert_eq!(
-            key("[2001:db8:1:2:aaaa::1]:1"),
-            key("[2001:db8:1:2:bbbb::2]:2"),
-            "one /64"
-        );
-        assert_ne!(key("[2001:db8:1:2::1]:1"), key("[2001:db8:1:3::1]:1"));
     }
 }
