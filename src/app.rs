@@ -53,6 +53,16 @@ impl AppState {
         self.clock.now()
     }
 
+    /// The name a client is shown by on pages and in messages: its registered name, or its
+    /// client_id when it is not registered (a sign-in to the server's own pages).
+    pub async fn client_name(&self, client_id: &str) -> crate::store::StoreResult<String> {
+        Ok(self
+            .client(client_id)
+            .await?
+            .map(|c| c.client.name.clone())
+            .unwrap_or_else(|| client_id.to_owned()))
+    }
+
     /// A client registration, normally from the cache.
     pub async fn client(
         &self,

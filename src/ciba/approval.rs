@@ -106,14 +106,6 @@ fn satisfied(decision: &Decision, signed_in: &SignedIn) -> bool {
     completion::satisfied(decision, &signed_in.session.factors)
 }
 
-async fn client_name(state: &AppState, client_id: &str) -> Result<String, AppError> {
-    Ok(state
-        .client(client_id)
-        .await?
-        .map(|c| c.client.name.clone())
-        .unwrap_or_else(|| client_id.to_owned()))
-}
-
 /// `GET /device/requests/ID`.
 pub async fn show(
     state: &AppState,
@@ -137,7 +129,7 @@ pub async fn show(
         "ciba_request.html",
         minijinja::context! {
             request_id,
-            client_name => client_name(state, &request.asked.client_id).await?,
+            client_name => state.client_name(&request.asked.client_id).await?,
             binding_message => request.asked.binding_message,
             scopes,
             username => signed_in.user.username,
@@ -155,12 +147,24 @@ fn genuine(state: &AppState, signed_in: &SignedIn, request_id: &str, params: &Pa
     bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
 }
 
-fn expired_form(state: &AppState) -> Response {
-    state.pages.error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        "This form has expired. Please open the request again.",
-    )
+/// [`find`] for a submitted form, whose CSRF token must also be right.
+async fn submitted(
+    state: &AppState,
+    headers: &HeaderMap,
+    request_id: &str,
+    params: &Params,
+) -> Result<Found, AppError> {
+    let found = find(state, headers, request_id).await?;
+    if let Found::Open(open) = &found {
+        if !genuine(state, &open.1, request_id, params) {
+            return Ok(Found::Answer(state.pages.error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "This form has expired. Please open the request again.",
+            )));
+        }
+    }
+    Ok(found)
 }
 
 /// `POST /device/requests/ID`: approve or deny, once.
@@ -170,13 +174,10 @@ pub async fn decide(
     request_id: &str,
     params: &Params,
 ) -> Result<Response, AppError> {
-    let (request, signed_in) = match find(state, headers, request_id).await? {
+    let (request, signed_in) = match submitted(state, headers, request_id, params).await? {
         Found::Open(open) => *open,
         Found::Answer(answer) => return Ok(answer),
     };
-    if !genuine(state, &signed_in, request_id, params) {
-        return Ok(expired_form(state));
-    }
     let approve = match params.get("decision") {
         Some("approve") => true,
         Some("deny") => false,
@@ -218,7 +219,7 @@ pub async fn decide(
         "ciba_done.html",
         minijinja::context! {
             approved => approve,
-            client_name => client_name(state, &request.asked.client_id).await?,
+            client_name => state.client_name(&request.asked.client_id).await?,
         },
         None,
     ))
@@ -232,13 +233,10 @@ pub async fn confirm(
     request_id: &str,
     params: &Params,
 ) -> Result<Response, AppError> {
-    let (request, signed_in) = match find(state, headers, request_id).await? {
+    let (request, signed_in) = match submitted(state, headers, request_id, params).await? {
         Found::Open(open) => *open,
         Found::Answer(answer) => return Ok(answer),
     };
-    if !genuine(state, &signed_in, request_id, params) {
-        return Ok(expired_form(state));
-    }
     let decision = policy(state, &request, &signed_in);
     if satisfied(&decision, &signed_in) {
         return show(state, headers, request_id).await;

@@ -67,32 +67,21 @@ impl Notifier {
         address: &str,
         message: &CodeMessage<'_>,
     ) -> Result<(), NotifyError> {
-        let Some(mailer) = &self.email else {
+        if self.email.is_none() {
             tracing::warn!(
                 to = %address,
                 code = %message.code,
                 "no [email] settings: the one-time code is written here instead (development only)"
             );
             return Ok(());
-        };
+        }
         let context = minijinja::context! {
             code => message.code,
             client_name => message.client_name,
             minutes => message.minutes,
         };
-        let render = |name| {
-            pages
-                .render_text(name, &context)
-                .map_err(|e| NotifyError::Email(format!("template {name}: {e}")))
-        };
         let subject = format!("Your sign-in code for {}", message.client_name);
-        mailer
-            .send(
-                address,
-                &subject,
-                render("email_code.txt")?,
-                render("email_code.html")?,
-            )
+        self.mail(pages, address, &subject, "email_code", context)
             .await
     }
 
@@ -104,33 +93,46 @@ impl Notifier {
         address: &str,
         message: &ApprovalMessage<'_>,
     ) -> Result<(), NotifyError> {
-        let Some(mailer) = &self.email else {
+        if self.email.is_none() {
             tracing::warn!(
                 to = %address,
                 link = %message.link,
                 "no [email] settings: the approval link is written here instead (development only)"
             );
             return Ok(());
-        };
+        }
         let context = minijinja::context! {
             client_name => message.client_name,
             binding_message => message.binding_message,
             link => message.link,
             minutes => message.minutes,
         };
-        let render = |name| {
+        let subject = format!("Approve a sign-in to {}?", message.client_name);
+        self.mail(pages, address, &subject, "ciba_approval", context)
+            .await
+    }
+
+    /// Mails the text and HTML parts of `template` (`TEMPLATE.txt`, `TEMPLATE.html`, which a
+    /// company may override like the pages) rendered with `context`.
+    async fn mail(
+        &self,
+        pages: &Pages,
+        address: &str,
+        subject: &str,
+        template: &str,
+        context: minijinja::Value,
+    ) -> Result<(), NotifyError> {
+        let Some(mailer) = &self.email else {
+            return Ok(());
+        };
+        let render = |part: &str| {
+            let name = format!("{template}.{part}");
             pages
-                .render_text(name, &context)
+                .render_text(&name, &context)
                 .map_err(|e| NotifyError::Email(format!("template {name}: {e}")))
         };
-        let subject = format!("Approve a sign-in to {}?", message.client_name);
         mailer
-            .send(
-                address,
-                &subject,
-                render("ciba_approval.txt")?,
-                render("ciba_approval.html")?,
-            )
+            .send(address, subject, render("txt")?, render("html")?)
             .await
     }
 

@@ -9,6 +9,8 @@
 //! replayed into another account or another sign-in. The caller checks the precondition
 //! (DESIGN.md, "TOTP"): a factor already proved in this sign-in.
 
+use axum::http::StatusCode;
+use axum::response::Response;
 use ferriam_protocol::mfa::totp;
 use qrcode::render::svg;
 use qrcode::QrCode;
@@ -74,21 +76,54 @@ pub fn offer(state: &AppState, user: &User, binding: &str) -> Offer {
     }
 }
 
-/// The page context of an offer: the manual key, the URI and the QR code.
-pub fn offer_context(state: &AppState, user: &User, offer: &Offer) -> minijinja::Value {
+/// Where a set-up form posts, and what it carries besides the offer.
+pub struct SetupForm<'a> {
+    pub action: &'a str,
+    pub csrf: String,
+    /// The sign-in the form belongs to, during a sign-in.
+    pub interaction: Option<&'a str>,
+    /// Where "Cancel" leads, if anywhere.
+    pub cancel: Option<&'a str>,
+}
+
+/// The set-up page of `offer`: the QR code, the key in groups of four, the `otpauth://` link
+/// and the form for the first code.
+pub fn page(
+    state: &AppState,
+    user: &User,
+    offer: &Offer,
+    form: SetupForm<'_>,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
     let bytes = totp::base32_decode(&offer.secret).unwrap_or_default();
     let uri = totp::otpauth_uri(&issuer_label(&state.issuer), &user.username, &bytes);
-    minijinja::context! {
-        secret => offer.secret,
-        // Groups of four, as the key is typed.
-        secret_spaced => offer.secret.as_bytes().chunks(4)
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect::<Vec<_>>().join(" "),
-        expires_at => offer.expires_at,
-        mac => offer.mac,
-        otpauth_uri => uri,
-        qr_svg => minijinja::Value::from_safe_string(qr_svg(&uri)),
-    }
+    // Groups of four, as the key is typed.
+    let spaced = offer
+        .secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    state.pages.render(
+        status,
+        "totp_enrol.html",
+        minijinja::context! {
+            secret => offer.secret,
+            secret_spaced => spaced,
+            expires_at => offer.expires_at,
+            mac => offer.mac,
+            otpauth_uri => &uri,
+            qr_svg => minijinja::Value::from_safe_string(qr_svg(&uri)),
+            action => form.action,
+            csrf => form.csrf,
+            interaction => form.interaction,
+            cancel => form.cancel,
+            error,
+        },
+        None,
+    )
 }
 
 /// The QR code of `text` as an inline SVG element (empty if the text is too long for one).

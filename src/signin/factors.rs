@@ -251,10 +251,7 @@ async fn send(
     if let Some(block) = step.count(state).await? {
         return Ok(Some(block.page(state)));
     }
-    let client_name = match state.client(&interaction.request.client_id).await? {
-        Some(c) => c.client.name.clone(),
-        None => interaction.request.client_id.clone(),
-    };
+    let client_name = state.client_name(&interaction.request.client_id).await?;
     let message = CodeMessage {
         code: &code,
         client_name: &client_name,

@@ -9,7 +9,7 @@ use axum::response::Response;
 use ferriam_protocol::mfa::Factor;
 use ferriam_protocol::params::Params;
 
-use super::enrol::{self, Confirmation, Offer};
+use super::enrol::{self, Confirmation, Offer, SetupForm};
 use super::{completion, factors};
 use crate::app::AppState;
 use crate::error::AppError;
@@ -43,18 +43,13 @@ fn page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    state.pages.render(
-        status,
-        "totp_enrol.html",
-        minijinja::context! {
-            interaction => id,
-            csrf => super::csrf_token(state, id),
-            action => "/signin/enrol",
-            error,
-            ..enrol::offer_context(state, user, offer)
-        },
-        None,
-    )
+    let form = SetupForm {
+        action: "/signin/enrol",
+        csrf: super::csrf_token(state, id),
+        interaction: Some(id),
+        cancel: None,
+    };
+    enrol::page(state, user, offer, form, status, error)
 }
 
 /// The set-up page with a new secret; the code page when nothing is to be set up.

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use super::extract::{Form, Query};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::signin::enrol::{self, Confirmation, Offer};
+use crate::signin::enrol::{self, Confirmation, Offer, SetupForm};
 use crate::signin::{self, SignedIn};
 use crate::store::{AuditKind, PendingFactors, User};
 use crate::tokens::opaque;
@@ -202,18 +202,13 @@ fn setup_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    state.pages.render(
-        status,
-        "totp_enrol.html",
-        minijinja::context! {
-            csrf => csrf_token(state, signed_in),
-            action => "/account/totp/confirm",
-            cancel => "/account",
-            error,
-            ..enrol::offer_context(state, &signed_in.user, offer)
-        },
-        None,
-    )
+    let form = SetupForm {
+        action: "/account/totp/confirm",
+        csrf: csrf_token(state, signed_in),
+        interaction: None,
+        cancel: Some("/account"),
+    };
+    enrol::page(state, &signed_in.user, offer, form, status, error)
 }
 
 /// Refuses a change from a session that proved no factor.

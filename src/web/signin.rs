@@ -50,14 +50,6 @@ pub(super) async fn submitted(
     Ok((params, id, interaction))
 }
 
-async fn client_name(state: &AppState, client_id: &str) -> Result<String, AppError> {
-    Ok(state
-        .client(client_id)
-        .await?
-        .map(|c| c.client.name.clone())
-        .unwrap_or_else(|| client_id.to_owned()))
-}
-
 fn login_form(
     state: &AppState,
     id: &str,
@@ -101,12 +93,12 @@ pub async fn login_page(
         Ok(found) => found,
         Err(page) => return page,
     };
-    match client_name(&state, &interaction.request.client_id).await {
+    match state.client_name(&interaction.request.client_id).await {
         Ok(name) => {
             let hint = interaction.request.login_hint.clone().unwrap_or_default();
             login_form(&state, &id, &name, &hint, None)
         }
-        Err(e) => signin::internal_error(&state, e),
+        Err(e) => signin::internal_error(&state, e.into()),
     }
 }
 
@@ -198,7 +190,7 @@ async fn try_login(
         if let Some(block) = step.count(state).await? {
             return Ok(block.page(state));
         }
-        let name = client_name(state, &interaction.request.client_id).await?;
+        let name = state.client_name(&interaction.request.client_id).await?;
         return Ok(login_form(
             state,
             id,
@@ -292,7 +284,7 @@ async fn render_consent(
         minijinja::context! {
             interaction => id,
             csrf => signin::csrf_token(state, id),
-            client_name => client_name(state, &interaction.request.client_id).await?,
+            client_name => state.client_name(&interaction.request.client_id).await?,
             redirect_host,
             scopes,
             username,
