@@ -195,9 +195,12 @@ pub async fn decide(
         return show(state, headers, request_id).await;
     }
     let session = &signed_in.session;
+    let now = state.now();
     let decision = CibaDecision {
         approve,
-        now: state.now(),
+        now,
+        // A ping client is told, approved or denied (CIBA §10.2); it then asks at /token.
+        notify_at: request.asked.mode.notifies().then_some(now),
         auth_time: session.auth_time,
         amr: session.amr.clone(),
         acr: policy.acr.filter(|_| approve),

@@ -47,7 +47,7 @@ pub async fn request(
     let asked = ciba::validate(params, rules)?;
     if !ciba::MODES_SERVED.contains(&mode.as_str()) {
         return Err(OAuthError::unauthorized_client(
-            "ping and push delivery are not offered yet; register the client for poll mode",
+            "push delivery is not offered yet; register the client for poll or ping mode",
         )
         .into());
     }
@@ -71,9 +71,10 @@ pub async fn request(
         config.ciba_max_expiry as i64,
     );
     let interval = config.ciba_interval.max(1) as i64;
-    let auth_req_id = opaque::random_token();
+    let request_id = opaque::random_token();
+    let auth_req_id = auth_req_id(state, &request_id);
     let record = CibaRequest {
-        request_id: opaque::random_token(),
+        request_id,
         sub: user.sub.clone(),
         asked: CibaAsked {
             client_id: client.client_id.clone(),
@@ -97,7 +98,7 @@ pub async fn request(
         .store
         .create_ciba_request(&opaque::hash(&auth_req_id), &record)
         .await?;
-    notify(state, client, &user, &record);
+    reach_user(state, client, &user, &record);
     Ok(Accepted {
         auth_req_id,
         expires_in,
@@ -105,10 +106,20 @@ pub async fn request(
     })
 }
 
+/// The auth_req_id of request `request_id`: an HMAC of it under the server key. It is as
+/// unguessable as a random one, only its hash is stored, and the notification task can make
+/// it again for the ping (CIBA §10.2 sends it to the client) without it ever being kept.
+pub fn auth_req_id(state: &AppState, request_id: &str) -> String {
+    opaque::derive(
+        &state.refresh_key,
+        &format!("ciba-auth-req-id:{request_id}"),
+    )
+}
+
 /// Sends the user the approval link by email, off the request path: the client's answer does
 /// not wait for the mail server, and a failure to send is logged (the request stays pending
 /// until it expires).
-fn notify(state: &AppState, client: &Client, user: &User, request: &CibaRequest) {
+fn reach_user(state: &AppState, client: &Client, user: &User, request: &CibaRequest) {
     let Some(address) = user.profile.email.clone() else {
         tracing::warn!(sub = %user.sub, "a CIBA request for a user without an email address");
         return;

@@ -5,4 +5,5 @@
 
 pub mod approval;
 pub mod backchannel;
+pub mod ping;
 pub mod polls;

@@ -119,7 +119,7 @@ async fn deliver(state: &AppState, http: &reqwest::Client, d: Delivery) {
 }
 
 /// Seconds until the next attempt after `attempts` failed ones: 1, 2, 4, 8, 16...
-fn backoff(attempts: i64) -> i64 {
+pub(crate) fn backoff(attempts: i64) -> i64 {
     1 << (attempts - 1).clamp(0, 8)
 }
 

@@ -51,6 +51,8 @@ pub struct CibaRequest {
 pub struct CibaDecision {
     pub approve: bool,
     pub now: i64,
+    /// When the client's notification is due (ping mode), if it gets one.
+    pub notify_at: Option<i64>,
     pub auth_time: i64,
     pub amr: Vec<String>,
     pub acr: Option<String>,
@@ -79,6 +81,18 @@ pub trait CibaStore {
     /// The users whose email address or phone number is `contact` (at most two: more than one
     /// is as good as none for a hint).
     async fn users_by_contact(&self, contact: &str) -> StoreResult<Vec<super::User>>;
+    /// Claims up to `batch` due notifications, each for one node until `lease_until` (a node
+    /// that dies leaves it to another), and returns them with the attempts made so far.
+    async fn claim_ciba_notifications(
+        &self,
+        now: i64,
+        lease_until: i64,
+        batch: i64,
+    ) -> StoreResult<Vec<(CibaRequest, i64)>>;
+    /// Ends a request's notification: sent, or given up.
+    async fn finish_ciba_notification(&self, request_id: &str) -> StoreResult<()>;
+    /// Makes a request's notification due again at `at`.
+    async fn retry_ciba_notification(&self, request_id: &str, at: i64) -> StoreResult<()>;
     /// Marks an approved, unexpired request redeemed and returns it, once: `None` for every
     /// later (or concurrent) redemption.
     async fn redeem_ciba_request(
@@ -164,8 +178,18 @@ pub(super) mod sql {
     pub const SLOW_DOWN: &str = "UPDATE ciba_requests SET poll_interval = $1 \
          WHERE id_hash = $2 AND state = 'pending' AND poll_interval < $1";
     pub const DECIDE: &str = "UPDATE ciba_requests SET state = $1, decided_at = $2, \
-         auth_time = $3, amr = $4, acr = $5, sid = $6 \
-         WHERE request_id = $7 AND state = 'pending' AND expires_at > $2";
+         auth_time = $3, amr = $4, acr = $5, sid = $6, notify_at = $7 \
+         WHERE request_id = $8 AND state = 'pending' AND expires_at > $2";
+    pub const CLAIM_NOTIFICATIONS: &str = concat!(
+        "UPDATE ciba_requests SET notify_attempts = notify_attempts + 1, notify_at = $1 \
+         WHERE notify_at <= $2 AND id_hash IN (SELECT id_hash FROM ciba_requests \
+         WHERE notify_at <= $2 ORDER BY notify_at LIMIT $3) RETURNING notify_attempts, ",
+        columns!()
+    );
+    pub const FINISH_NOTIFICATION: &str =
+        "UPDATE ciba_requests SET notify_at = NULL WHERE request_id = $1";
+    pub const RETRY_NOTIFICATION: &str =
+        "UPDATE ciba_requests SET notify_at = $1 WHERE request_id = $2";
     // The same lookup in each dialect's JSON syntax, on the expressions migration 0015 indexes.
     pub const SQLITE_BY_CONTACT: &str =
         "SELECT sub, username, password_hash, disabled, profile, created_at, updated_at \

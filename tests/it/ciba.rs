@@ -17,7 +17,7 @@ use crate::email::{last_code, nth_message, smtp_server, Received};
 use crate::harness::*;
 use crate::on_both_databases;
 
-const GRANT: &str = "urn:openid:params:grant-type:ciba";
+pub(crate) const GRANT: &str = "urn:openid:params:grant-type:ciba";
 
 fn settings(port: u16) -> impl FnOnce(&mut Config) {
     move |c: &mut Config| {
@@ -30,7 +30,7 @@ fn settings(port: u16) -> impl FnOnce(&mut Config) {
 }
 
 /// A CIBA client in `mode`, with the refresh grant.
-async fn ciba_client(server: &TestServer, mode: DeliveryMode) -> TestClient {
+pub(crate) async fn ciba_client(server: &TestServer, mode: DeliveryMode) -> TestClient {
     server
         .create_client(|c| {
             c.name = "Kiosk".into();
@@ -46,12 +46,12 @@ async fn ciba_client(server: &TestServer, mode: DeliveryMode) -> TestClient {
 }
 
 /// Posts a backchannel authentication request.
-async fn ask(server: &TestServer, client: &TestClient, form: &[(&str, &str)]) -> Reply {
+pub(crate) async fn ask(server: &TestServer, client: &TestClient, form: &[(&str, &str)]) -> Reply {
     server.call("/bc-authorize", client, form).await
 }
 
 /// Polls the token endpoint with an auth_req_id.
-async fn poll(server: &TestServer, client: &TestClient, auth_req_id: &str) -> Reply {
+pub(crate) async fn poll(server: &TestServer, client: &TestClient, auth_req_id: &str) -> Reply {
     server
         .token(
             client,
@@ -72,7 +72,12 @@ async fn approval_link(received: &Arc<Mutex<Received>>, n: usize) -> String {
 }
 
 /// Opens the approval page, signing in first when the browser has no session.
-async fn open_approval(server: &TestServer, browser: &Browser, link: &str, user: &str) -> Page {
+pub(crate) async fn open_approval(
+    server: &TestServer,
+    browser: &Browser,
+    link: &str,
+    user: &str,
+) -> Page {
     let first = browser.get(&server.url(link)).await;
     if first.status() != StatusCode::SEE_OTHER {
         return Page::read(first).await;
@@ -89,7 +94,7 @@ async fn open_approval(server: &TestServer, browser: &Browser, link: &str, user:
     Page::read(browser.get(&server.url(link)).await).await
 }
 
-async fn answer(
+pub(crate) async fn answer(
     server: &TestServer,
     browser: &Browser,
     link: &str,
@@ -481,12 +486,13 @@ async fn backchannel_errors_on(server: &TestServer) {
         id: client.id.clone(),
         secret: Some("wrong".into()),
     };
-    let well_made_ping = [
+    let push = ciba_client(server, DeliveryMode::Push).await;
+    let with_token = [
         ("scope", "openid"),
         ("login_hint", "ada"),
         ("client_notification_token", "nt-1"),
     ];
-    ask(server, &ping, &well_made_ping)
+    ask(server, &push, &with_token)
         .await
         .assert_token_error(StatusCode::BAD_REQUEST, "unauthorized_client");
     let refused = ask(server, &wrong_secret, ok).await;
@@ -625,7 +631,7 @@ async fn discovery_advertises_what_is_served() {
     );
     assert_eq!(
         doc["backchannel_token_delivery_modes_supported"],
-        serde_json::json!(["poll"])
+        serde_json::json!(["poll", "ping"])
     );
     assert_eq!(doc["backchannel_user_code_parameter_supported"], false);
     assert!(

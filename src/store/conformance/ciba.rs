@@ -39,6 +39,7 @@ fn decision(approve: bool, now: i64) -> CibaDecision {
     CibaDecision {
         approve,
         now,
+        notify_at: None,
         auth_time: now - 10,
         amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
         acr: Some("urn:a".into()),
@@ -181,6 +182,73 @@ pub async fn run(store: Arc<dyn Store>) {
     assert!(store.ciba_request("h-5").await.unwrap().is_some());
 
     contacts(store.as_ref()).await;
+    notifications(store.clone()).await;
+}
+
+/// The ping queue: a decision with `notify_at` queues it; one of eight racing claims gets it,
+/// for its lease; a lapsed lease lets another node take it; retry and finish.
+async fn notifications(store: Arc<dyn Store>) {
+    store
+        .create_ciba_request("h-6", &request("r-6", "ciba-u3", 2000))
+        .await
+        .unwrap();
+    assert!(store
+        .claim_ciba_notifications(1000, 1030, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut ping = decision(true, 1000);
+    ping.notify_at = Some(1000);
+    assert!(store.decide_ciba_request("r-6", &ping).await.unwrap());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .claim_ciba_notifications(1000, 1030, 10)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for task in tasks {
+        claimed.extend(task.await.unwrap());
+    }
+    assert_eq!(claimed.len(), 1, "one node claims it");
+    assert_eq!(claimed[0].0.request_id, "r-6");
+    assert_eq!(claimed[0].1, 1, "first attempt");
+    assert!(store
+        .claim_ciba_notifications(1020, 1050, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = store
+        .claim_ciba_notifications(1031, 1061, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "a lapsed lease");
+    assert_eq!(again[0].1, 2);
+    store.retry_ciba_notification("r-6", 1100).await.unwrap();
+    assert!(store
+        .claim_ciba_notifications(1099, 1130, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .claim_ciba_notifications(1100, 1130, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.finish_ciba_notification("r-6").await.unwrap();
+    assert!(store
+        .claim_ciba_notifications(1999, 2030, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn contacts(store: &dyn Store) {

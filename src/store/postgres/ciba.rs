@@ -2,10 +2,12 @@
 
 use async_trait::async_trait;
 use ferriam_protocol::ciba::RequestState;
+use sqlx::Row;
 
 use super::super::ciba::{row, sql, state_name, CibaDecision, CibaRequest, CibaStore};
 use super::super::records::to_json;
 use super::super::rows;
+
 use super::PgStore;
 use crate::store::{StoreResult, User};
 
@@ -74,10 +76,45 @@ impl CibaStore for PgStore {
             .bind(to_json(&decision.amr)?)
             .bind(&decision.acr)
             .bind(&decision.sid)
+            .bind(decision.notify_at)
             .bind(request_id)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn claim_ciba_notifications(
+        &self,
+        now: i64,
+        lease_until: i64,
+        batch: i64,
+    ) -> StoreResult<Vec<(CibaRequest, i64)>> {
+        let rows = sqlx::query(sql::CLAIM_NOTIFICATIONS)
+            .bind(lease_until)
+            .bind(now)
+            .bind(batch)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((row(r)?, r.try_get("notify_attempts")?)))
+            .collect()
+    }
+
+    async fn finish_ciba_notification(&self, request_id: &str) -> StoreResult<()> {
+        sqlx::query(sql::FINISH_NOTIFICATION)
+            .bind(request_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn retry_ciba_notification(&self, request_id: &str, at: i64) -> StoreResult<()> {
+        sqlx::query(sql::RETRY_NOTIFICATION)
+            .bind(at)
+            .bind(request_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn redeem_ciba_request(

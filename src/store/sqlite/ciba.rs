@@ -83,9 +83,54 @@ impl CibaStore for SqliteStore {
             let done = execute(
                 c,
                 sql::DECIDE,
-                params![state, d.now, d.auth_time, amr, d.acr, d.sid, request_id],
+                params![
+                    state,
+                    d.now,
+                    d.auth_time,
+                    amr,
+                    d.acr,
+                    d.sid,
+                    d.notify_at,
+                    request_id
+                ],
             )?;
             Ok(done > 0)
+        })
+        .await
+    }
+
+    async fn claim_ciba_notifications(
+        &self,
+        now: i64,
+        lease_until: i64,
+        batch: i64,
+    ) -> StoreResult<Vec<(CibaRequest, i64)>> {
+        self.run(move |c| {
+            let mut prepared = c.prepare_cached(sql::CLAIM_NOTIFICATIONS)?;
+            let mut rows = prepared.query(params![lease_until, now, batch])?;
+            let mut found = Vec::new();
+            while let Some(r) = rows.next()? {
+                found.push((row(r)?, r.get("notify_attempts")?));
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn finish_ciba_notification(&self, request_id: &str) -> StoreResult<()> {
+        let request_id = request_id.to_owned();
+        self.run(move |c| {
+            execute(c, sql::FINISH_NOTIFICATION, [request_id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn retry_ciba_notification(&self, request_id: &str, at: i64) -> StoreResult<()> {
+        let request_id = request_id.to_owned();
+        self.run(move |c| {
+            execute(c, sql::RETRY_NOTIFICATION, params![at, request_id])?;
+            Ok(())
         })
         .await
     }
