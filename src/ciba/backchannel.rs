@@ -116,14 +116,20 @@ pub fn auth_req_id(state: &AppState, request_id: &str) -> String {
     )
 }
 
-/// Sends the user the approval link by email, off the request path: the client's answer does
-/// not wait for the mail server, and a failure to send is logged (the request stays pending
-/// until it expires).
+/// Sends the user the approval link by email, and by SMS too when the phone is verified, off
+/// the request path: the client's answer does not wait for the mail server or the gateway, and
+/// a failure to send is logged (the request stays pending until it expires).
 fn reach_user(state: &AppState, client: &Client, user: &User, request: &CibaRequest) {
-    let Some(address) = user.profile.email.clone() else {
-        tracing::warn!(sub = %user.sub, "a CIBA request for a user without an email address");
+    let email = user.profile.email.clone();
+    let phone = user
+        .profile
+        .phone_number
+        .clone()
+        .filter(|_| user.profile.phone_number_verified);
+    if email.is_none() && phone.is_none() {
+        tracing::warn!(sub = %user.sub, "a CIBA request for a user without email or verified phone");
         return;
-    };
+    }
     let state = state.clone();
     let client_name = client.name.clone();
     let binding_message = request.asked.binding_message.clone();
@@ -136,12 +142,19 @@ fn reach_user(state: &AppState, client: &Client, user: &User, request: &CibaRequ
             link: &link,
             minutes,
         };
-        if let Err(e) = state
-            .notifier
-            .email_approval(&state.pages, &address, &message)
-            .await
-        {
-            tracing::warn!(error = %e, "a CIBA approval email could not be sent");
+        if let Some(address) = email {
+            if let Err(e) = state
+                .notifier
+                .email_approval(&state.pages, &address, &message)
+                .await
+            {
+                tracing::warn!(error = %e, "a CIBA approval email could not be sent");
+            }
+        }
+        if let Some(phone) = phone {
+            if let Err(e) = state.notifier.sms_approval(&phone, &message).await {
+                tracing::warn!(error = %e, "a CIBA approval SMS could not be sent");
+            }
         }
     });
 }

@@ -136,6 +136,34 @@ impl Notifier {
             .await
     }
 
+    /// Texts a CIBA approval link to `phone` (E.164), with the binding message, or logs it
+    /// without `[sms]`.
+    pub async fn sms_approval(
+        &self,
+        phone: &str,
+        message: &ApprovalMessage<'_>,
+    ) -> Result<(), NotifyError> {
+        let binding = message
+            .binding_message
+            .map(|m| format!(" Check the other device shows: {m}."))
+            .unwrap_or_default();
+        let text = format!(
+            "{} asks you to approve a sign-in.{binding} Approve or deny: {}",
+            message.client_name, message.link
+        );
+        match &self.sms {
+            Some(gateway) => gateway.send(phone, &text).await,
+            None => {
+                tracing::warn!(
+                    to = %phone,
+                    link = %message.link,
+                    "no [sms] settings: the approval link is written here instead (development only)"
+                );
+                Ok(())
+            }
+        }
+    }
+
     /// Texts `message` to `phone` (E.164), or logs it without `[sms]`.
     pub async fn sms_code(
         &self,

@@ -645,3 +645,87 @@ async fn discovery_advertises_what_is_served() {
         .contains(&serde_json::json!(GRANT)));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_phone_gets_the_link_by_sms_too() {
+    use axum::routing::post;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let gateway = format!("http://{}/send", listener.local_addr().expect("addr"));
+    let texts: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let kept = texts.clone();
+    let app = axum::Router::new().route(
+        "/send",
+        post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap_or_default());
+                "queued"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = TestServer::start_with(Db::Sqlite, move |c| {
+        c.sms = Some(ferriam::config::SmsConfig {
+            url: gateway,
+            method: "POST".into(),
+            content_type: "application/json".into(),
+            body: r#"{"to": "{{ to }}", "text": "{{ text }}"}"#.into(),
+            headers: Default::default(),
+            timeout_seconds: 5,
+            retries: 0,
+        });
+    })
+    .await
+    .expect("server");
+    let created = run_ferriam(
+        &server,
+        &[
+            "user",
+            "create",
+            "--username",
+            "ann",
+            "--email",
+            "ann@example.com",
+            "--phone",
+            "+15550123",
+            "--phone-verified",
+            "--password-stdin",
+        ],
+        Some(PASSWORD),
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let client = ciba_client(&server, DeliveryMode::Poll).await;
+    let asked = ask(
+        &server,
+        &client,
+        &[
+            ("scope", "openid"),
+            ("login_hint", "ann"),
+            ("binding_message", "TV 42"),
+        ],
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    let mut sent = Vec::new();
+    for _ in 0..100 {
+        sent = texts.lock().unwrap().clone();
+        if !sent.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["to"], "+15550123");
+    let text = sent[0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("Kiosk") && text.contains("TV 42"), "{text}");
+    assert!(
+        text.contains(&format!("{}/device/requests/", server.issuer)),
+        "{text}"
+    );
+    server.stop().await;
+}
