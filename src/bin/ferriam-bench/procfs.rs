@@ -21,6 +21,8 @@ struct Stat {
     name: String,
     ppid: u32,
     ticks: u64,
+    /// The ticks of its children that ended and were waited for.
+    children_ticks: u64,
 }
 
 fn stat(pid: u32) -> Option<Stat> {
@@ -32,15 +34,22 @@ fn parse_stat(text: &str) -> Option<Stat> {
     let close = text.rfind(')')?;
     let name = text.get(text.find('(')? + 1..close)?.to_owned();
     let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
-    // After the name: state(0) ppid(1) ... utime(11) stime(12).
+    // After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
     let ppid = fields.get(1)?.parse().ok()?;
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let (utime, stime) = (tick(11)?, tick(12)?);
+    let children_ticks = tick(13).unwrap_or(0) + tick(14).unwrap_or(0);
     Some(Stat {
         name,
         ppid,
         ticks: utime + stime,
+        children_ticks,
     })
+}
+
+/// The summed resident memory of `pids` in KiB.
+fn rss_kb_of(pids: &[u32]) -> u64 {
+    pids.iter().filter_map(|&p| status_kb(p, "VmRSS")).sum()
 }
 
 /// A `kB` line of /proc/PID/status.
@@ -131,10 +140,7 @@ impl ProcTree {
 
     /// Resident memory now, summed over the tree, in KiB.
     pub fn rss_kb(&self) -> u64 {
-        self.pids()
-            .into_iter()
-            .filter_map(|p| status_kb(p, "VmRSS"))
-            .sum()
+        rss_kb_of(&self.pids())
     }
 
     /// The root's own peak resident memory (VmHWM) in KiB.
@@ -190,11 +196,19 @@ fn parse_machine_ticks(proc_stat: &str) -> Option<(u64, u64)> {
     Some((busy, busy + idle))
 }
 
-/// The machine's and a server's ticks at one moment.
+/// The ticks of the load generator: this process, and the children it waited for (wrk, which
+/// ends within the run it generates the load of).
+fn generator_ticks() -> Option<u64> {
+    let me = stat(std::process::id())?;
+    Some(me.ticks + me.children_ticks)
+}
+
+/// The machine's, the load generator's and a server's ticks at one moment.
 #[derive(Clone, Copy, Debug)]
 struct CpuSnapshot {
     machine_busy: u64,
     machine_total: u64,
+    generator: u64,
     server: ThreadTicks,
 }
 
@@ -204,6 +218,7 @@ impl CpuSnapshot {
         Some(Self {
             machine_busy,
             machine_total,
+            generator: generator_ticks()?,
             server: tree.thread_ticks()?,
         })
     }
@@ -211,13 +226,15 @@ impl CpuSnapshot {
 
 /// Where the machine's CPU time went during a run, each as a fraction of it (cores × run
 /// time): the server's signing, argon2 and database threads, the rest of the server (the async
-/// runtime), the rest of the machine (the load generator, interrupts) and idle time.
+/// runtime), the load generator (ferriam-bench and wrk), the rest of the machine (other
+/// processes, interrupts: on a shared machine, what disturbed the run) and idle time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CpuSplit {
     pub signing: f64,
     pub hashing: f64,
     pub database: f64,
     pub runtime: f64,
+    pub generator: f64,
     pub elsewhere: f64,
     pub idle: f64,
 }
@@ -234,13 +251,15 @@ impl CpuSplit {
         let hashing = b.hashing.saturating_sub(a.hashing);
         let database = b.database.saturating_sub(a.database);
         let server = b.total.saturating_sub(a.total);
+        let generator = end.generator.saturating_sub(start.generator);
         let busy = end.machine_busy.saturating_sub(start.machine_busy);
         Some(Self {
             signing: share(signing),
             hashing: share(hashing),
             database: share(database),
             runtime: share(server.saturating_sub(signing + hashing + database)),
-            elsewhere: share(busy.saturating_sub(server)),
+            generator: share(generator),
+            elsewhere: share(busy.saturating_sub(server + generator)),
             idle: share(total.saturating_sub(busy)),
         })
     }
@@ -254,6 +273,9 @@ pub struct RssSampler {
     handle: tokio::task::JoinHandle<()>,
 }
 
+/// Samples between two searches of the process tree (50 ms each).
+const RESCAN_EVERY: usize = 20;
+
 impl RssSampler {
     pub fn start(tree: ProcTree) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
@@ -261,12 +283,19 @@ impl RssSampler {
         let handle = {
             let (stop, max_kb) = (stop.clone(), max_kb.clone());
             tokio::task::spawn_blocking(move || {
+                // The tree is found again once a second only: finding it reads the stat of
+                // every process on the machine, which on a busy one costs the load generator
+                // a noticeable share of a core at every sample.
+                let mut pids = tree.pids();
                 // Bounded: at most one hour of samples even if `finish` is never called.
-                for _ in 0..72_000 {
+                for i in 0..72_000 {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    max_kb.fetch_max(tree.rss_kb(), Ordering::Relaxed);
+                    if i % RESCAN_EVERY == RESCAN_EVERY - 1 {
+                        pids = tree.pids();
+                    }
+                    max_kb.fetch_max(rss_kb_of(&pids), Ordering::Relaxed);
                     std::thread::sleep(Duration::from_millis(50));
                 }
             })
@@ -345,9 +374,10 @@ mod tests {
 
     #[test]
     fn stat_lines_are_read_after_the_name_whatever_it_holds() {
-        let line = "42 (tokio) (x 1) S 7 42 42 0 -1 4194560 10 0 0 0 150 30 0 0 20 0 1 0";
+        let line = "42 (tokio) (x 1) S 7 42 42 0 -1 4194560 10 0 0 0 150 30 4 5 20 0 1 0";
         let s = parse_stat(line).unwrap();
         assert_eq!((s.name.as_str(), s.ppid, s.ticks), ("tokio) (x 1", 7, 180));
+        assert_eq!(s.children_ticks, 9);
         assert!(parse_stat("42 tokio S 7").is_none());
     }
 
@@ -361,9 +391,10 @@ mod tests {
 
     #[test]
     fn the_split_shares_the_machine_between_threads_others_and_idle() {
-        let at = |busy, total, server: [u64; 4]| CpuSnapshot {
+        let at = |busy, total, generator, server: [u64; 4]| CpuSnapshot {
             machine_busy: busy,
             machine_total: total,
+            generator,
             server: ThreadTicks {
                 total: server[0],
                 signing: server[1],
@@ -371,16 +402,18 @@ mod tests {
                 database: server[3],
             },
         };
-        let start = at(1_000, 5_000, [300, 200, 0, 10]);
-        // 200 ticks passed: 180 busy, of which the server took 160 (120 signing, 10 database).
-        let end = at(1_180, 5_200, [460, 320, 0, 20]);
+        let start = at(1_000, 5_000, 70, [300, 200, 0, 10]);
+        // 200 ticks passed: 180 busy, of which the server took 160 (120 signing, 10 database)
+        // and the load generator 14.
+        let end = at(1_180, 5_200, 84, [460, 320, 0, 20]);
         let split = CpuSplit::between(&start, &end).unwrap();
         let expect = CpuSplit {
             signing: 0.6,
             hashing: 0.0,
             database: 0.05,
             runtime: 0.15,
-            elsewhere: 0.1,
+            generator: 0.07,
+            elsewhere: 0.03,
             idle: 0.1,
         };
         assert_eq!(split, expect);

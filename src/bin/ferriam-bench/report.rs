@@ -365,13 +365,13 @@ impl Report {
             return;
         }
         let _ = writeln!(s, "\n## Where the CPU went\n");
-        let _ = writeln!(s, "Shares of the machine's CPU time (all cores × the run's duration) during each run with a limit, read from /proc before and after it: the server's threads by their names, the rest of the machine's busy time (the load generator, interrupts, other processes) and idle time. A workload's fraction of its limit cannot much exceed the share its signing (or argon2) threads got, since a signature or hash costs there what it costs in the limit's own loop; the bare endpoint that signs on the runtime signs in the runtime column.\n");
-        let _ = writeln!(s, "| server | workload | conc. | signing threads | argon2 threads | database thread | runtime and other server threads | rest of the machine | idle |");
-        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(s, "Shares of the machine's CPU time (all cores × the run's duration) during each run with a limit, read from /proc before and after it: the server's threads by their names, the load generator (ferriam-bench with its meter, and wrk), the rest of the machine's busy time (other processes, interrupts: on a shared machine, what disturbed the run) and idle time. A workload's fraction of its limit cannot much exceed the share its signing (or argon2) threads got, since a signature or hash costs there what it costs in the limit's own loop; the bare endpoint that signs on the runtime signs in the runtime column.\n");
+        let _ = writeln!(s, "| server | workload | conc. | signing threads | argon2 threads | database thread | runtime and other server threads | load generator | rest of the machine | idle |");
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (r, c) in rows {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.server,
                 r.workload,
                 r.concurrency,
@@ -379,6 +379,7 @@ impl Report {
                 percent(c.hashing),
                 percent(c.database),
                 percent(c.runtime),
+                percent(c.generator),
                 percent(c.elsewhere),
                 percent(c.idle)
             );
@@ -507,7 +508,8 @@ impl Report {
     /// The email-code sign-in against the password-only sign-in of the same run (issue 19):
     /// its rate at least [`EMAIL_SIGNIN_GOAL`] of the other's at each concurrency where both
     /// ran, one line per database. The fractions of the argon2id limit measured around each
-    /// run are given beside, since the limit drifts between the two runs.
+    /// run are given beside, since the limit drifts between the two runs, and what other
+    /// processes took of the machine during each (what disturbed them on a shared machine).
     fn email_signin_goals(&self) -> Vec<String> {
         let limits = self.limits();
         let several = self.servers.len() > 1;
@@ -540,8 +542,16 @@ impl Report {
                         }
                         _ => String::new(),
                     };
+                    let disturbed = match (email.usage.cpu_split, password.usage.cpu_split) {
+                        (Some(se), Some(sp)) => format!(
+                            "; other processes took {} vs {} of the machine",
+                            percent(se.elsewhere),
+                            percent(sp.elsewhere)
+                        ),
+                        _ => String::new(),
+                    };
                     format!(
-                        "{} at concurrency {c} ({e:.1}/s vs {p:.1}/s{of_limit})",
+                        "{} at concurrency {c} ({e:.1}/s vs {p:.1}/s{of_limit}{disturbed})",
                         percent(ratio)
                     )
                 })
