@@ -729,3 +729,51 @@ async fn a_verified_phone_gets_the_link_by_sms_too() {
     );
     server.stop().await;
 }
+
+/// CIBA §7.1: the client authenticates as it registered, here with private_key_jwt (inline
+/// keys), its assertion addressed to the issuer; a replayed assertion is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_key_jwt_client_asks() {
+    use crate::client_assertions::{claims_for, set_of, signed_by};
+    use ferriam::tokens::keys::SigningKey;
+    use ferriam_protocol::client::{AuthMethod, SigningAlg};
+    use ferriam_protocol::client_assertion::JWT_BEARER;
+
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    server.create_user("ada").await;
+    let (key, _) = SigningKey::generate(SigningAlg::ES256).expect("key");
+    let set = set_of(&[&key]);
+    let client = server
+        .create_client(|c| {
+            c.grant_types = vec![GRANT.into()];
+            c.response_types = vec![];
+            c.redirect_uris = vec![];
+            c.token_endpoint_auth_method = AuthMethod::PrivateKeyJwt;
+            c.jwks = Some(set);
+            c.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
+        })
+        .await;
+    let assertion = signed_by(&key, &claims_for(&server, &client.id, &server.issuer));
+    let send = || async {
+        Reply::read(
+            http()
+                .post(server.url("/bc-authorize"))
+                .form(&[
+                    ("scope", "openid"),
+                    ("login_hint", "ada"),
+                    ("client_assertion_type", JWT_BEARER),
+                    ("client_assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+                .expect("sent"),
+        )
+        .await
+    };
+    let accepted = send().await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    send()
+        .await
+        .assert_token_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    server.stop().await;
+}
