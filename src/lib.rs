@@ -173,7 +173,7 @@ impl Server {
             spawn_config_watch(state.clone()),
             spawn_purge(state.clone()),
             logout::backchannel::spawn(state.clone()),
-            ciba::ping::spawn(state.clone()),
+            ciba::delivery::spawn(state.clone()),
         ];
         let (tx, rx) = oneshot::channel::<()>();
         let router = app::app(state);

@@ -45,12 +45,6 @@ pub async fn request(
         user_code_required: client.backchannel_user_code_parameter,
     };
     let asked = ciba::validate(params, rules)?;
-    if !ciba::MODES_SERVED.contains(&mode.as_str()) {
-        return Err(OAuthError::unauthorized_client(
-            "push delivery is not offered yet; register the client for poll or ping mode",
-        )
-        .into());
-    }
     client.check_scope(&asked.scope)?;
     let user = user_of(state, client, &asked.hint).await?;
     if client.backchannel_user_code_parameter {

@@ -68,6 +68,7 @@ pub async fn grant(
         sid: code.sid.clone(),
         nonce: code.nonce.clone(),
         acr: code.acr.clone(),
+        extra: Default::default(),
     });
     mint(
         state,

@@ -5,14 +5,16 @@
 
 use ferriam_protocol::ciba::{self, DeliveryMode, Poll, PollAnswer};
 use ferriam_protocol::client::Client;
+use ferriam_protocol::jwt_claims::half_hash;
 use ferriam_protocol::params::Params;
 use ferriam_protocol::scope::Scope;
 use ferriam_protocol::token::TokenResponse;
 use ferriam_protocol::OAuthError;
 
-use super::{mint, start_refresh_family, FamilyStart, IdTokenFacts, Mint};
+use super::{id_token_alg, mint, start_refresh_family, FamilyStart, IdTokenFacts, Mint};
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::store::CibaRequest;
 use crate::tokens::opaque;
 
 pub async fn grant(
@@ -59,18 +61,32 @@ pub async fn grant(
         // Another poll redeemed it first.
         return Err(OAuthError::invalid_grant("the auth_req_id was already redeemed").into());
     };
+    issue(state, client, &request, &opaque::random_token(), None).await
+}
+
+/// The tokens of a redeemed request under grant `grant_id`: an access token, an ID token and,
+/// with the refresh grant and `offline_access`, a refresh token. For push mode (CIBA §10.3.1)
+/// `pushed` is the auth_req_id: the ID token then names it and carries `rt_hash` beside
+/// `at_hash`.
+pub async fn issue(
+    state: &AppState,
+    client: &Client,
+    request: &CibaRequest,
+    grant_id: &str,
+    pushed: Option<&str>,
+) -> Result<TokenResponse, AppError> {
+    let now = state.now();
     let Some(user) = state.store.active_subject(&request.sub, None).await? else {
         return Err(OAuthError::invalid_grant("the user is no longer active").into());
     };
     let scope = Scope::parse(&request.asked.scope)?;
     let auth_time = request.auth_time.unwrap_or(now);
     let sid = request.sid.clone().unwrap_or_default();
-    let grant_id = opaque::random_token();
     let refresh_token = start_refresh_family(
         state,
         client,
         FamilyStart {
-            grant_id: &grant_id,
+            grant_id,
             sub: &user.sub,
             scope: &scope,
             auth_time,
@@ -80,6 +96,14 @@ pub async fn grant(
         },
     )
     .await?;
+    let mut extra = serde_json::Map::new();
+    if let Some(auth_req_id) = pushed {
+        extra.insert(ciba::AUTH_REQ_ID_CLAIM.into(), auth_req_id.into());
+        if let Some(token) = &refresh_token {
+            let hash = half_hash(id_token_alg(client), token);
+            extra.insert(ciba::RT_HASH_CLAIM.into(), hash.into());
+        }
+    }
     let id_token = IdTokenFacts {
         user: user.claims(),
         auth_time,
@@ -87,6 +111,7 @@ pub async fn grant(
         sid,
         nonce: None,
         acr: request.acr.clone(),
+        extra,
     };
     mint(
         state,
@@ -94,7 +119,7 @@ pub async fn grant(
             client,
             sub: user.sub.clone(),
             scope,
-            grant_id: Some(grant_id),
+            grant_id: Some(grant_id.to_owned()),
             auth_time: Some(auth_time),
             acr: request.acr.clone(),
             id_token: Some(id_token),

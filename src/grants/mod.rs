@@ -28,6 +28,8 @@ pub struct IdTokenFacts {
     pub nonce: Option<String>,
     /// The `acr` the sign-in satisfied, if the request asked for one.
     pub acr: Option<String>,
+    /// Claims one flow adds (CIBA push mode's `auth_req_id` and `rt_hash`, CIBA §10.3.1).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What to mint for one token response.
@@ -238,7 +240,8 @@ fn access_ttl(state: &AppState, client: &Client) -> u64 {
 }
 
 /// The client's `id_token_signed_response_alg`, RS256 by default.
-fn id_token_alg(client: &Client) -> SigningAlg {
+/// The algorithm a client's ID tokens are signed with.
+pub fn id_token_alg(client: &Client) -> SigningAlg {
     client.id_token_alg.unwrap_or(SigningAlg::RS256)
 }
 
@@ -286,12 +289,14 @@ fn id_claims(
         c_hash: None,
         amr: facts.amr,
         sid: facts.sid,
-        user_claims: if user_claims {
-            let mut c = facts.user.for_scope(scope);
+        user_claims: {
+            let mut c = match user_claims {
+                true => facts.user.for_scope(scope),
+                false => Default::default(),
+            };
             c.remove("sub");
+            c.extend(facts.extra);
             c
-        } else {
-            Default::default()
         },
     };
     WithAcr {

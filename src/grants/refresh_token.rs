@@ -125,6 +125,7 @@ pub async fn grant(
         // original authentication's facts (auth_time, amr, acr).
         nonce: None,
         acr: record.acr.clone(),
+        extra: Default::default(),
     });
     mint(
         state,

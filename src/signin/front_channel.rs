@@ -54,6 +54,7 @@ pub async fn add_tokens(
             sid: signed_in.sid.to_owned(),
             nonce: request.nonce.clone(),
             acr: request.satisfied_acr.clone(),
+            extra: Default::default(),
         })
     } else {
         None

@@ -486,15 +486,6 @@ async fn backchannel_errors_on(server: &TestServer) {
         id: client.id.clone(),
         secret: Some("wrong".into()),
     };
-    let push = ciba_client(server, DeliveryMode::Push).await;
-    let with_token = [
-        ("scope", "openid"),
-        ("login_hint", "ada"),
-        ("client_notification_token", "nt-1"),
-    ];
-    ask(server, &push, &with_token)
-        .await
-        .assert_token_error(StatusCode::BAD_REQUEST, "unauthorized_client");
     let refused = ask(server, &wrong_secret, ok).await;
     refused.assert_token_error(StatusCode::UNAUTHORIZED, "invalid_client");
     assert!(!refused.header("www-authenticate").is_empty());
@@ -631,7 +622,7 @@ async fn discovery_advertises_what_is_served() {
     );
     assert_eq!(
         doc["backchannel_token_delivery_modes_supported"],
-        serde_json::json!(["poll", "ping"])
+        serde_json::json!(["poll", "ping", "push"])
     );
     assert_eq!(doc["backchannel_user_code_parameter_supported"], false);
     assert!(

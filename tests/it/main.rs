@@ -11,7 +11,7 @@ mod audit;
 mod authorize_errors;
 mod browser;
 mod ciba;
-mod ciba_ping;
+mod ciba_delivery;
 mod client_assertions;
 mod client_changes;
 mod client_cli;

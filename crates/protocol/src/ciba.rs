@@ -36,10 +36,6 @@ pub const MAX_BINDING_MESSAGE: usize = 64;
 /// The longest `client_notification_token` (CIBA §7.1: "MUST NOT exceed 1024 characters").
 pub const MAX_NOTIFICATION_TOKEN: usize = 1024;
 
-/// The delivery modes the server serves now: push clients can be registered, but their
-/// requests are refused until tokens are pushed.
-pub const MODES_SERVED: [&str; 2] = ["poll", "ping"];
-
 /// How a client receives the result (CIBA §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

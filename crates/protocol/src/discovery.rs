@@ -63,10 +63,11 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg], acr_values: &[String
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": true,
         "frontchannel_logout_session_supported": true,
-        // CIBA Core §4. Only poll mode is served so far; signed requests and user codes are
-        // not, so their members are absent or false.
+        // CIBA Core §4. Signed requests and user codes are not served, so their members are
+        // absent or false.
         "backchannel_authentication_endpoint": format!("{issuer}/bc-authorize"),
-        "backchannel_token_delivery_modes_supported": crate::ciba::MODES_SERVED,
+        "backchannel_token_delivery_modes_supported":
+            crate::ciba::DeliveryMode::ALL.map(crate::ciba::DeliveryMode::as_str),
         "backchannel_user_code_parameter_supported": false,
     });
     if !acr_values.is_empty() {

@@ -1,8 +1,11 @@
-//! CIBA ping mode (CIBA §10.2) with a real HTTP listener on loopback as the client's
-//! notification endpoint: once the user decides, the endpoint gets `{"auth_req_id"}` with the
-//! client's bearer token, and the client fetches the result at `/token`. A 503 is retried; a
-//! denial is pinged too; with two nodes sharing PostgreSQL, the request is created on one,
-//! approved and fetched on the other, and pinged exactly once.
+//! CIBA ping and push modes (CIBA §10.2, §10.3) with a real HTTP listener on loopback as the
+//! client's notification endpoint. Ping: once the user decides, the endpoint gets
+//! `{"auth_req_id"}` with the client's bearer token, and the client fetches the result at
+//! `/token`; a 503 is retried; a denial is pinged too; with two nodes sharing PostgreSQL, the
+//! request is created on one, approved and fetched on the other, and pinged exactly once. Push:
+//! the token response itself arrives, its ID token naming the auth_req_id with `at_hash` and
+//! `rt_hash`; after a 503 the retried push carries new tokens and the first ones are dead; a
+//! denial is pushed as an error.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,19 +56,24 @@ async fn endpoint(statuses: Vec<u16>) -> (String, Pings) {
     (url, pings)
 }
 
-/// A ping client notified at `url`.
-async fn ping_client(server: &TestServer, url: &str) -> TestClient {
+/// A client notified at `url` in `mode`, with the refresh grant.
+async fn notified_client(server: &TestServer, url: &str, mode: DeliveryMode) -> TestClient {
     let url = url.to_owned();
     server
         .create_client(move |c| {
             c.name = "Kiosk".into();
-            c.grant_types = vec![GRANT.into()];
+            c.grant_types = vec![GRANT.into(), "refresh_token".into()];
             c.response_types = vec![];
             c.redirect_uris = vec![];
-            c.backchannel_token_delivery_mode = Some(DeliveryMode::Ping);
+            c.backchannel_token_delivery_mode = Some(mode);
             c.backchannel_client_notification_endpoint = Some(url);
         })
         .await
+}
+
+/// A ping client notified at `url`.
+async fn ping_client(server: &TestServer, url: &str) -> TestClient {
+    notified_client(server, url, DeliveryMode::Ping).await
 }
 
 /// Waits until `pings` holds `n` pings (and a little longer, to see no more come).
@@ -80,7 +88,8 @@ async fn pings_after(pings: &Pings, n: usize) -> Vec<(String, serde_json::Value)
     pings.lock().unwrap().clone()
 }
 
-/// Creates a request for ada and decides it in a browser at `decide_on` (an issuer URL).
+/// Creates a request for ada and decides it (`approve` or `deny`, after `push:` for a push
+/// client) in a browser at `decide_on`.
 async fn request_and_decide(
     server: &TestServer,
     decide_on: &TestServer,
@@ -91,16 +100,20 @@ async fn request_and_decide(
         server,
         client,
         &[
-            ("scope", "openid"),
+            ("scope", "openid offline_access"),
             ("login_hint", "ada"),
             ("client_notification_token", "nt-123"),
         ],
     )
     .await;
     assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
-    assert!(
+    let push = decision.starts_with("push:");
+    let decision = decision.trim_start_matches("push:");
+    assert_eq!(
         asked.body.get("interval").is_some(),
-        "ping clients may poll too"
+        !push,
+        "an interval for poll and ping, none for push: {}",
+        asked.body
     );
     let sub = server
         .store
@@ -238,5 +251,75 @@ async fn two_nodes_ping_once() {
     .await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
     node.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_delivers_the_tokens_once_valid() {
+    for db in [Db::Sqlite, Db::Postgres] {
+        let Some(server) = TestServer::start(db).await else {
+            continue;
+        };
+        let sub = server.create_user("ada").await;
+        let (url, pings) = endpoint(vec![503]).await;
+        let client = notified_client(&server, &url, DeliveryMode::Push).await;
+        let auth_req_id = request_and_decide(&server, &server, &client, "push:approve").await;
+        let seen = pings_after(&pings, 2).await;
+        assert_eq!(seen.len(), 2, "a 503, then the retry: {seen:?}");
+        for (auth, body) in &seen {
+            assert_eq!(auth, "Bearer nt-123");
+            assert_eq!(body["auth_req_id"], auth_req_id);
+            assert_eq!(body["token_type"], "Bearer");
+        }
+        let (first, last) = (&seen[0].1, &seen[1].1);
+        assert_ne!(first["access_token"], last["access_token"]);
+        let claims = jwt_part(last["id_token"].as_str().expect("an ID token"), 1);
+        assert_eq!(claims["sub"], sub);
+        assert_eq!(
+            claims["urn:openid:params:jwt:claim:auth_req_id"],
+            auth_req_id
+        );
+        assert!(claims["at_hash"].is_string());
+        assert!(
+            claims["urn:openid:params:jwt:claim:rt_hash"].is_string(),
+            "{claims}"
+        );
+        // Only the delivered tokens hold: the first attempt's grant is revoked.
+        let dead = server
+            .userinfo(first["access_token"].as_str().unwrap())
+            .await;
+        assert_eq!(dead.status, StatusCode::UNAUTHORIZED, "{}", dead.body);
+        let live = server
+            .userinfo(last["access_token"].as_str().unwrap())
+            .await;
+        assert_eq!(live.status, StatusCode::OK, "{}", live.body);
+        let refused = server
+            .refresh(&client, first["refresh_token"].as_str().unwrap())
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        let refreshed = server
+            .refresh(&client, last["refresh_token"].as_str().unwrap())
+            .await;
+        assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+        // A push client never polls.
+        poll(&server, &client, &auth_req_id)
+            .await
+            .assert_token_error(StatusCode::BAD_REQUEST, "unauthorized_client");
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denial_is_pushed_as_an_error() {
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    server.create_user("ada").await;
+    let (url, pings) = endpoint(vec![]).await;
+    let client = notified_client(&server, &url, DeliveryMode::Push).await;
+    let auth_req_id = request_and_decide(&server, &server, &client, "push:deny").await;
+    let seen = pings_after(&pings, 1).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].1["auth_req_id"], auth_req_id);
+    assert_eq!(seen[0].1["error"], "access_denied");
+    assert!(seen[0].1.get("access_token").is_none());
     server.stop().await;
 }

@@ -1,0 +1,243 @@
+//! Ping and push delivery (CIBA §10.2, §10.3): once the user has decided, the client's
+//! notification endpoint is called with `Authorization: Bearer <client_notification_token>`:
+//! in ping mode with `{"auth_req_id": ...}` (the client then fetches the result at `/token`),
+//! in push mode with the token response itself, or the error, and the `auth_req_id`.
+//!
+//! The notification is queued in the store with the decision (one statement), so it is sent
+//! off the request path by a background task of whichever node claims it first; a claim is a
+//! lease, so a node that dies mid-send leaves it to another. Server errors, timeouts and failed
+//! connections are retried with back-off (`logout::backchannel::backoff`); a 4xx or a redirect
+//! is not. A push mints its tokens under a grant of its own attempt and revokes the grant of the
+//! attempt before, so however many attempts it takes, the tokens of only one are valid, and
+//! none when the push is given up.
+
+use std::time::Duration;
+
+use ferriam_protocol::ciba::{DeliveryMode, RequestState};
+use ferriam_protocol::client::Client;
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+use super::backchannel::auth_req_id;
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::grants;
+use crate::logout::backchannel::backoff;
+use crate::store::CibaRequest;
+use crate::tokens::opaque;
+
+/// Attempts before a notification is given up: the first and five retries.
+const MAX_ATTEMPTS: i64 = 6;
+/// How long one POST may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a claimed notification stays with its node: longer than an attempt can take.
+const LEASE_SECONDS: i64 = 30;
+/// How often the queue is read.
+const POLL: Duration = Duration::from_millis(500);
+/// The most notifications claimed per read.
+const BATCH: i64 = 32;
+
+/// Starts the notification task.
+pub fn spawn(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        // Redirects are not followed: the ping goes to the registered endpoint or nowhere.
+        let http = match reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+        {
+            Ok(http) => http,
+            Err(e) => {
+                tracing::error!(error = %e, "CIBA ping and push delivery are not available");
+                return;
+            }
+        };
+        let mut tick = tokio::time::interval(POLL);
+        loop {
+            tick.tick().await;
+            let now = state.now();
+            let claimed = match state
+                .store
+                .claim_ciba_notifications(now, now + LEASE_SECONDS, BATCH)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the CIBA notification queue");
+                    continue;
+                }
+            };
+            for (request, attempts) in claimed {
+                let (state, http) = (state.clone(), http.clone());
+                tokio::spawn(async move { deliver(&state, &http, request, attempts).await });
+            }
+        }
+    })
+}
+
+/// What one attempt came to.
+enum Outcome {
+    Sent,
+    /// Nothing to send (the client is gone or has no endpoint, no token was given).
+    Nothing,
+    Retry(String),
+    Refused(String),
+}
+
+async fn deliver(state: &AppState, http: &reqwest::Client, request: CibaRequest, attempts: i64) {
+    let client_id = request.asked.client_id.clone();
+    let result = match attempt(state, http, &request, attempts).await {
+        Outcome::Sent => {
+            tracing::debug!(client_id = %client_id, "CIBA notification sent");
+            state
+                .store
+                .finish_ciba_notification(&request.request_id)
+                .await
+        }
+        Outcome::Nothing => {
+            state
+                .store
+                .finish_ciba_notification(&request.request_id)
+                .await
+        }
+        Outcome::Retry(reason) if attempts < MAX_ATTEMPTS => {
+            tracing::info!(client_id = %client_id, attempts, reason, "CIBA notification will be retried");
+            let at = state.now() + backoff(attempts);
+            state
+                .store
+                .retry_ciba_notification(&request.request_id, at)
+                .await
+        }
+        Outcome::Retry(reason) | Outcome::Refused(reason) => {
+            tracing::warn!(client_id = %client_id, attempts, reason, "CIBA notification dropped");
+            // Pushed tokens that never arrived must not stay valid.
+            let voided = match request.asked.mode {
+                DeliveryMode::Push => void_attempt(state, &request, attempts).await,
+                _ => Ok(()),
+            };
+            match voided {
+                Ok(()) => {
+                    state
+                        .store
+                        .finish_ciba_notification(&request.request_id)
+                        .await
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    if let Err(e) = result {
+        // The lease runs out and the notification is attempted again.
+        tracing::warn!(error = %e, "cannot update the CIBA notification queue");
+    }
+}
+
+async fn attempt(
+    state: &AppState,
+    http: &reqwest::Client,
+    request: &CibaRequest,
+    attempts: i64,
+) -> Outcome {
+    let client = match state.client(&request.asked.client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Outcome::Nothing,
+        Err(e) => return Outcome::Retry(format!("store: {e}")),
+    };
+    let (Some(endpoint), Some(token)) = (
+        client
+            .client
+            .backchannel_client_notification_endpoint
+            .as_deref(),
+        request.asked.notification_token.as_deref(),
+    ) else {
+        return Outcome::Nothing;
+    };
+    let auth_req_id = auth_req_id(state, &request.request_id);
+    let body = match request.asked.mode {
+        DeliveryMode::Push => {
+            match push_body(state, &client.client, request, attempts, &auth_req_id).await {
+                Ok(Some(body)) => body,
+                Ok(None) => return Outcome::Nothing,
+                Err(e) => return Outcome::Retry(format!("tokens: {e}")),
+            }
+        }
+        _ => json!({ "auth_req_id": auth_req_id }),
+    };
+    match http
+        .post(endpoint)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => Outcome::Sent,
+        Ok(r) if r.status().is_server_error() => Outcome::Retry(format!("HTTP {}", r.status())),
+        Ok(r) => Outcome::Refused(format!("HTTP {}", r.status())),
+        Err(e) if e.is_timeout() => Outcome::Retry("timeout".to_owned()),
+        Err(e) if e.is_builder() => Outcome::Refused("the endpoint cannot be used".to_owned()),
+        Err(_) => Outcome::Retry("connection failed".to_owned()),
+    }
+}
+
+/// The grant the tokens of push attempt `attempt` belong to.
+fn push_grant(state: &AppState, request_id: &str, attempt: i64) -> String {
+    opaque::derive(
+        &state.refresh_key,
+        &format!("ciba-push-grant:{request_id}:{attempt}"),
+    )
+}
+
+/// Revokes the grant of push attempt `attempt`: its refresh token, and its access tokens at
+/// `/userinfo` and `/introspect`.
+async fn void_attempt(
+    state: &AppState,
+    request: &CibaRequest,
+    attempt: i64,
+) -> Result<(), crate::store::StoreError> {
+    let until = state.now() + state.config.refresh_token_absolute_ttl as i64;
+    state
+        .store
+        .revoke_grant(&push_grant(state, &request.request_id, attempt), until)
+        .await
+}
+
+/// The push payload (CIBA §10.3.1): the token response with the `auth_req_id`, or the error;
+/// `None` when there is nothing to push yet.
+async fn push_body(
+    state: &AppState,
+    client: &Client,
+    request: &CibaRequest,
+    attempts: i64,
+    auth_req_id: &str,
+) -> Result<Option<Value>, AppError> {
+    let error = |code: &str, description: &str| json!({ "auth_req_id": auth_req_id, "error": code, "error_description": description });
+    match request.state {
+        RequestState::Pending => Ok(None),
+        RequestState::Denied => Ok(Some(error("access_denied", "the user denied the request"))),
+        RequestState::Approved | RequestState::Redeemed => {
+            // The first attempt redeems the request; a later one finds it redeemed.
+            if request.state == RequestState::Approved
+                && state
+                    .store
+                    .redeem_ciba_request(&opaque::hash(auth_req_id), state.now())
+                    .await?
+                    .is_none()
+            {
+                return Ok(Some(error(
+                    "expired_token",
+                    "the request expired before its tokens could be sent",
+                )));
+            }
+            if attempts > 1 {
+                void_attempt(state, request, attempts - 1).await?;
+            }
+            let grant_id = push_grant(state, &request.request_id, attempts);
+            let tokens =
+                grants::ciba::issue(state, client, request, &grant_id, Some(auth_req_id)).await?;
+            let mut body = serde_json::to_value(tokens)
+                .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+            body["auth_req_id"] = auth_req_id.into();
+            Ok(Some(body))
+        }
+    }
+}
