@@ -148,6 +148,10 @@ pub fn app(state: AppState) -> Router {
             axum::routing::post(web::account::totp_remove),
         )
         .route(
+            "/account/user-code",
+            axum::routing::post(web::account::user_code),
+        )
+        .route(
             "/federation/start",
             axum::routing::post(web::federation::start),
         )

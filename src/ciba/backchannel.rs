@@ -48,14 +48,17 @@ pub async fn request(
     client.check_scope(&asked.scope)?;
     let user = user_of(state, client, &asked.hint).await?;
     if client.backchannel_user_code_parameter {
-        // No account can hold a CIBA user code yet, so none can match. (A client that does
-        // not require one may send one; discovery does not offer the parameter, so it is
-        // ignored, CIBA §7.1.)
-        return Err(OAuthError::new(
-            ErrorCode::InvalidUserCode,
-            "the user_code is not the user's",
-        )
-        .into());
+        // CIBA §7.1: the code the user set on the account page (argon2id, checked on the
+        // hashing threads). A client that does not require one and sends one has it ignored.
+        let stored = state.store.user_code(&user.sub).await?;
+        let given = asked.user_code.clone().unwrap_or_default();
+        if stored.is_none() || !state.passwords.verify(given, stored).await {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidUserCode,
+                "the user_code is not the user's",
+            )
+            .into());
+        }
     }
     let config = &state.config;
     let now = state.now();

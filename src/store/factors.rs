@@ -25,6 +25,11 @@ pub trait FactorStore {
     /// Records `step` as used if it is later than the last one used: false when it is not
     /// (a replayed code), or when the user has no TOTP factor.
     async fn use_totp_step(&self, sub: &str, step: i64) -> StoreResult<bool>;
+    /// Sets (or replaces) the user's CIBA user code, as its argon2id hash (CIBA §7.1
+    /// `user_code`: a secret the user gives the client so that only they can start requests).
+    async fn set_user_code(&self, sub: &str, hash: &str, now: i64) -> StoreResult<()>;
+    /// The hash of the user's CIBA user code, if they set one.
+    async fn user_code(&self, sub: &str) -> StoreResult<Option<String>>;
     /// Removes the factor of `kind`; false when there was none.
     async fn delete_factor(&self, sub: &str, kind: &str) -> StoreResult<bool>;
 }
@@ -39,6 +44,12 @@ pub(super) mod sql {
     pub const USE_TOTP_STEP: &str = "UPDATE user_factors SET last_used_step = $1 \
          WHERE sub = $2 AND kind = 'totp' AND (last_used_step IS NULL OR last_used_step < $1)";
     pub const DELETE: &str = "DELETE FROM user_factors WHERE sub = $1 AND kind = $2";
+    /// The CIBA user code is kept beside the factors, under its own kind.
+    pub const SET_USER_CODE: &str = "INSERT INTO user_factors (sub, kind, secret, created_at) \
+         VALUES ($1, 'ciba_user_code', $2, $3) ON CONFLICT (sub, kind) DO UPDATE SET \
+         secret = excluded.secret, created_at = excluded.created_at";
+    pub const USER_CODE: &str =
+        "SELECT secret FROM user_factors WHERE sub = $1 AND kind = 'ciba_user_code'";
 }
 
 /// A TOTP factor from the columns of a row.

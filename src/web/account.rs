@@ -1,5 +1,5 @@
-//! The account page (`/account`): the signed-in user sees their sign-in methods and sets up,
-//! replaces or removes their authenticator app.
+//! The account page (`/account`): the signed-in user sees their sign-in methods, sets up,
+//! replaces or removes their authenticator app, and sets the code CIBA clients may ask for.
 //!
 //! Without a session the page starts a sign-in of its own, with the usual pages and policy,
 //! that ends back here. Changing a factor needs a factor
@@ -76,6 +76,7 @@ async fn render(
             phone => &p.phone_number,
             phone_verified => p.phone_number_verified,
             totp,
+            user_code => state.store.user_code(&user.sub).await?.is_some(),
             proved => !signed_in.session.factors.is_empty(),
             can_confirm => !confirmable(state, user).await?.is_empty(),
             csrf => csrf_token(state, signed_in),
@@ -99,6 +100,7 @@ pub async fn page(
         let notice = match params.as_ref().ok().and_then(|p| p.get("done")) {
             Some("totp") => Some("Your authenticator app is set up."),
             Some("removed") => Some("Your authenticator app is removed."),
+            Some("user-code") => Some("Your code for other devices is set."),
             _ => None,
         };
         render(&state, &signed_in, StatusCode::OK, notice, None).await
@@ -305,5 +307,41 @@ pub async fn totp_remove(
         }
         Ok(signin::see_other("/account?done=removed"))
     })
+    .await
+}
+
+/// `POST /account/user-code`: sets the CIBA user code (CIBA §7.1), kept as an argon2id hash.
+pub async fn user_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form,
+) -> Response {
+    with_form(
+        state,
+        headers,
+        form,
+        |state, signed_in, params| async move {
+            if let Some(refused) = needs_proof(&state, &signed_in).await? {
+                return Ok(refused);
+            }
+            let code = params.get("user_code").unwrap_or("");
+            if !ferriam_protocol::ciba::valid_user_code(code) {
+                return render(
+                    &state,
+                    &signed_in,
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    Some("The code must be 4 to 64 characters, without spaces at either end."),
+                )
+                .await;
+            }
+            let hash = state.passwords.hash(code.to_owned()).await?;
+            state
+                .store
+                .set_user_code(&signed_in.user.sub, &hash, state.now())
+                .await?;
+            Ok(signin::see_other("/account?done=user-code"))
+        },
+    )
     .await
 }

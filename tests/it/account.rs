@@ -534,3 +534,94 @@ async fn account_forms_without_a_session_or_interaction_are_refused() {
     unknown.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     server.stop().await;
 }
+
+/// The CIBA user code (CIBA §7.1): set on the account page after a proved factor, kept hashed,
+/// and asked of requests from clients registered to require it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ciba_user_code_is_set_on_the_account_page() {
+    use ferriam_protocol::ciba::DeliveryMode;
+
+    let (port, received) = smtp_server().await;
+    let server = TestServer::start_with(Db::Sqlite, settings(port))
+        .await
+        .expect("server");
+    let sub = server.create_user("ada").await;
+    let browser = Browser::new();
+    let account = sign_in_to_account(&server, &browser, "ada").await;
+    let csrf = hidden_field(&account.body, "csrf");
+    let early = Page::read(
+        post(
+            &server,
+            &browser,
+            "/account/user-code",
+            &[("csrf", &csrf), ("user_code", "4711")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        early.status,
+        StatusCode::FORBIDDEN,
+        "the password alone sets nothing"
+    );
+    let account = confirm_by_email(&server, &browser, &account, &received).await;
+    let csrf = hidden_field(&account.body, "csrf");
+    let short = Page::read(
+        post(
+            &server,
+            &browser,
+            "/account/user-code",
+            &[("csrf", &csrf), ("user_code", "47")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    let set = post(
+        &server,
+        &browser,
+        "/account/user-code",
+        &[("csrf", &csrf), ("user_code", "4711")],
+    )
+    .await;
+    assert_eq!(location(&set), "/account?done=user-code");
+    let stored = server
+        .store
+        .user_code(&sub)
+        .await
+        .expect("read")
+        .expect("set");
+    assert!(stored.starts_with("$argon2id$"), "kept hashed");
+
+    let kiosk = server
+        .create_client(|c| {
+            c.grant_types = vec!["urn:openid:params:grant-type:ciba".into()];
+            c.response_types = vec![];
+            c.redirect_uris = vec![];
+            c.backchannel_token_delivery_mode = Some(DeliveryMode::Poll);
+            c.backchannel_user_code_parameter = true;
+        })
+        .await;
+    let ask = |code: &'static str| {
+        let (server, kiosk) = (&server, &kiosk);
+        async move {
+            server
+                .call(
+                    "/bc-authorize",
+                    kiosk,
+                    &[
+                        ("scope", "openid"),
+                        ("login_hint", "ada"),
+                        ("user_code", code),
+                    ],
+                )
+                .await
+        }
+    };
+    ask("4712")
+        .await
+        .assert_token_error(StatusCode::BAD_REQUEST, "invalid_user_code");
+    let accepted = ask("4711").await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    server.stop().await;
+}

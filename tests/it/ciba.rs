@@ -624,7 +624,7 @@ async fn discovery_advertises_what_is_served() {
         doc["backchannel_token_delivery_modes_supported"],
         serde_json::json!(["poll", "ping", "push"])
     );
-    assert_eq!(doc["backchannel_user_code_parameter_supported"], false);
+    assert_eq!(doc["backchannel_user_code_parameter_supported"], true);
     assert!(
         doc.get("backchannel_authentication_request_signing_alg_values_supported")
             .is_none(),

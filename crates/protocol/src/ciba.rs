@@ -33,6 +33,17 @@ pub const SLOW_DOWN_STEP: i64 = 5;
 /// so both devices can show it; 64 characters fit a phone notification.
 pub const MAX_BINDING_MESSAGE: usize = 64;
 
+/// The shortest and longest CIBA user code a user may set on the account page.
+pub const USER_CODE_LEN: std::ops::RangeInclusive<usize> = 4..=64;
+
+/// Whether `code` can be a user code: [`USER_CODE_LEN`] characters, none of them control
+/// characters or spaces at either end (it is typed on another device).
+pub fn valid_user_code(code: &str) -> bool {
+    USER_CODE_LEN.contains(&code.chars().count())
+        && code.trim() == code
+        && code.chars().all(|c| !c.is_control())
+}
+
 /// The longest `client_notification_token` (CIBA §7.1: "MUST NOT exceed 1024 characters").
 pub const MAX_NOTIFICATION_TOKEN: usize = 1024;
 

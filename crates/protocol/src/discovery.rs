@@ -63,12 +63,11 @@ pub fn metadata(issuer: &str, id_token_algs: &[SigningAlg], acr_values: &[String
         "backchannel_logout_session_supported": true,
         "frontchannel_logout_supported": true,
         "frontchannel_logout_session_supported": true,
-        // CIBA Core §4. Signed requests and user codes are not served, so their members are
-        // absent or false.
+        // CIBA Core §4. Signed requests are not served, so their algorithms are absent.
         "backchannel_authentication_endpoint": format!("{issuer}/bc-authorize"),
         "backchannel_token_delivery_modes_supported":
             crate::ciba::DeliveryMode::ALL.map(crate::ciba::DeliveryMode::as_str),
-        "backchannel_user_code_parameter_supported": false,
+        "backchannel_user_code_parameter_supported": true,
     });
     if !acr_values.is_empty() {
         doc["acr_values_supported"] = json!(acr_values);

@@ -1,5 +1,6 @@
 //! The enrolled-factor part of the store suite: a TOTP secret stored, replaced (forgetting the
-//! last step), each time step used once even when two uses race, and deleted.
+//! last step), each time step used once even when two uses race, and deleted; the CIBA user
+//! code set, replaced, and kept apart from the TOTP factor.
 
 use std::sync::Arc;
 
@@ -50,5 +51,22 @@ pub async fn run(store: Arc<dyn Store>) {
         store.totp("f-u1").await.unwrap(),
         None,
         "gone with the user"
+    );
+    store.create_user(&user).await.unwrap();
+    assert_eq!(store.user_code("f-u1").await.unwrap(), None);
+    store.set_user_code("f-u1", "hash-1", 30).await.unwrap();
+    store.set_user_code("f-u1", "hash-2", 31).await.unwrap();
+    assert_eq!(
+        store.user_code("f-u1").await.unwrap().as_deref(),
+        Some("hash-2")
+    );
+    store.set_totp("f-u1", "sealed-3", 32).await.unwrap();
+    assert_eq!(
+        store.totp("f-u1").await.unwrap().unwrap().secret,
+        "sealed-3"
+    );
+    assert_eq!(
+        store.user_code("f-u1").await.unwrap().as_deref(),
+        Some("hash-2")
     );
 }

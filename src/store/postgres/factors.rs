@@ -1,6 +1,7 @@
 //! `FactorStore` on PostgreSQL.
 
 use async_trait::async_trait;
+use sqlx::Row;
 
 use super::super::factors::{sql, totp_row, FactorStore, TotpFactor};
 use super::PgStore;
@@ -33,6 +34,24 @@ impl FactorStore for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_user_code(&self, sub: &str, hash: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(sql::SET_USER_CODE)
+            .bind(sub)
+            .bind(hash)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn user_code(&self, sub: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query(sql::USER_CODE)
+            .bind(sub)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("secret")).transpose()?)
     }
 
     async fn delete_factor(&self, sub: &str, kind: &str) -> StoreResult<bool> {

@@ -27,6 +27,18 @@ impl FactorStore for SqliteStore {
             .await
     }
 
+    async fn set_user_code(&self, sub: &str, hash: &str, now: i64) -> StoreResult<()> {
+        let (sub, hash) = (sub.to_owned(), hash.to_owned());
+        self.run(move |c| execute(c, sql::SET_USER_CODE, params![sub, hash, now]).map(drop))
+            .await
+    }
+
+    async fn user_code(&self, sub: &str) -> StoreResult<Option<String>> {
+        let sub = sub.to_owned();
+        self.run(move |c| first(c, sql::USER_CODE, [sub], |r| Ok(r.get("secret")?)))
+            .await
+    }
+
     async fn delete_factor(&self, sub: &str, kind: &str) -> StoreResult<bool> {
         let (sub, kind) = (sub.to_owned(), kind.to_owned());
         self.run(move |c| Ok(execute(c, sql::DELETE, params![sub, kind])? > 0))

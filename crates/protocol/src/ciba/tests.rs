@@ -295,3 +295,13 @@ fn an_id_token_hint_names_its_user_only_for_its_client() {
         assert_eq!(e.code.as_str(), "invalid_request");
     }
 }
+
+#[test]
+fn user_codes_are_short_printable_secrets() {
+    for ok in ["1234", "correct horse", &"x".repeat(64)] {
+        assert!(valid_user_code(ok), "{ok}");
+    }
+    for bad in ["123", " 1234", "1234 ", "12\n34", &"x".repeat(65)] {
+        assert!(!valid_user_code(bad), "{bad:?}");
+    }
+}
