@@ -482,6 +482,65 @@ async fn sets_up_an_authenticator_app_on_the_account_page_in_a_real_browser() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approves_a_ciba_request_in_a_real_browser() {
+    use ferriam_protocol::ciba::DeliveryMode;
+    use reqwest::StatusCode;
+
+    let Some(driver) = WebDriver::start().await else {
+        return;
+    };
+    let (smtp_port, received) = crate::email::smtp_server().await;
+    let server = TestServer::start_with(Db::Sqlite, move |c| {
+        c.email = Some(ferriam::config::EmailConfig {
+            smtp_url: format!("smtp://127.0.0.1:{smtp_port}"),
+            from: "Ferriam <no-reply@example.com>".into(),
+        });
+    })
+    .await
+    .expect("server");
+    server.create_user("ada").await;
+    let kiosk = crate::ciba::ciba_client(&server, DeliveryMode::Poll).await;
+    let asked = crate::ciba::ask(
+        &server,
+        &kiosk,
+        &[
+            ("scope", "openid email"),
+            ("login_hint", "ada"),
+            ("binding_message", "Till 4: 12.50"),
+        ],
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    let text = crate::email::nth_message(&received, 1).await;
+    let start = text.find("/device/requests/").expect("the approval link");
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/-_".contains(*c))
+        .collect();
+    driver.open(&server.url(&link)).await;
+    driver.wait_for_url(&server.url("/signin/login")).await;
+    driver.type_into("#username", "ada").await;
+    driver.type_into("#password", PASSWORD).await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for_url(&server.url(&link)).await;
+    assert_eq!(driver.text("#binding").await, "Till 4: 12.50");
+    driver.screenshot("ciba_request").await;
+    driver.click("button[value=approve]").await;
+    for _ in 0..100 {
+        if driver.text("h1").await == "Approved" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(driver.text("h1").await, "Approved");
+    driver.screenshot("ciba_approved").await;
+    let tokens = crate::ciba::poll(&server, &kiosk, &asked.str("auth_req_id")).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    drop(driver);
+    server.stop().await;
+}
+
 /// A relying party's front-channel logout endpoint on loopback: sends the request line of each
 /// request it gets on the channel and answers with an empty page.
 async fn frontchannel_listener() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
