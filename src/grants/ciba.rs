@@ -47,7 +47,9 @@ pub async fn grant(
     match answer {
         PollAnswer::Issue => {}
         PollAnswer::SlowDown { interval } => {
-            state.store.slow_ciba_polls(&id_hash, interval).await?;
+            if interval > request.interval {
+                state.store.slow_ciba_polls(&id_hash, interval).await?;
+            }
             return Err(answer_error(answer).into());
         }
         PollAnswer::Pending => return Err(answer_error(answer).into()),

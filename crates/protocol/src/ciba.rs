@@ -29,6 +29,11 @@ pub const RT_HASH_CLAIM: &str = "urn:openid:params:jwt:claim:rt_hash";
 /// MUST be increased by at least 5 seconds for this and all subsequent requests").
 pub const SLOW_DOWN_STEP: i64 = 5;
 
+/// The longest interval the server holds a client to. CIBA §11 tells the client to add 5 s
+/// with every `slow_down`; the server's record of it stops growing here, so a client that
+/// never slows down costs no further write once it is reached.
+pub const MAX_INTERVAL: i64 = 60;
+
 /// The longest `binding_message` accepted. CIBA §7.1 asks only that it be "relatively short"
 /// so both devices can show it; 64 characters fit a phone notification.
 pub const MAX_BINDING_MESSAGE: usize = 64;
@@ -335,7 +340,9 @@ pub fn poll(p: Poll) -> PollAnswer {
     }
     match p.last_poll_at {
         Some(last) if p.now - last < p.interval => PollAnswer::SlowDown {
-            interval: p.interval + SLOW_DOWN_STEP,
+            interval: (p.interval + SLOW_DOWN_STEP)
+                .min(MAX_INTERVAL)
+                .max(p.interval),
         },
         _ => PollAnswer::Pending,
     }

@@ -225,6 +225,16 @@ fn polls_follow_the_interval() {
         PollAnswer::SlowDown { interval: 10 }
     );
     assert_eq!(poll(pending(1_000, Some(999))), PollAnswer::Expired);
+    let slowed = |interval| Poll {
+        interval,
+        ..pending(100, Some(99))
+    };
+    assert_eq!(poll(slowed(58)), PollAnswer::SlowDown { interval: 60 });
+    assert_eq!(
+        poll(slowed(60)),
+        PollAnswer::SlowDown { interval: 60 },
+        "the recorded interval stops growing"
+    );
 }
 
 #[test]
