@@ -480,8 +480,12 @@ async fn totp_matches(state: &AppState, sub: &str, code: &str, now: i64) -> Resu
     };
     let master = sealing::master_key_from_env()
         .map_err(|e| AppError::Store(StoreError::Corrupt(e.to_string())))?;
-    let secret = sealing::open(&factor.secret, &format!("totp:{sub}"), master.as_ref())
-        .map_err(|e| AppError::Store(StoreError::Corrupt(e.to_string())))?;
+    let secret = sealing::open(
+        &factor.secret,
+        &super::enrol::totp_binding(sub),
+        master.as_ref(),
+    )
+    .map_err(|e| AppError::Store(StoreError::Corrupt(e.to_string())))?;
     let Some(secret) = secret else {
         return Ok(false);
     };
