@@ -23,13 +23,12 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::grants;
 use crate::logout::backchannel::backoff;
+use crate::outbound::post::{outcome, Posted};
 use crate::store::CibaRequest;
 use crate::tokens::opaque;
 
 /// Attempts before a notification is given up: the first and five retries.
 const MAX_ATTEMPTS: i64 = 6;
-/// How long one POST may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a claimed notification stays with its node: longer than an attempt can take.
 const LEASE_SECONDS: i64 = 30;
 /// How often the queue is read.
@@ -40,12 +39,7 @@ const BATCH: i64 = 32;
 /// Starts the notification task.
 pub fn spawn(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
-        // Redirects are not followed: the ping goes to the registered endpoint or nowhere.
-        let http = match reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-        {
+        let http = match crate::outbound::post::client() {
             Ok(http) => http,
             Err(e) => {
                 tracing::error!(error = %e, "CIBA ping and push delivery are not available");
@@ -163,19 +157,16 @@ async fn attempt(
         }
         _ => json!({ "auth_req_id": auth_req_id }),
     };
-    match http
+    let sent = http
         .post(endpoint)
         .bearer_auth(token)
         .json(&body)
         .send()
-        .await
-    {
-        Ok(r) if r.status().is_success() => Outcome::Sent,
-        Ok(r) if r.status().is_server_error() => Outcome::Retry(format!("HTTP {}", r.status())),
-        Ok(r) => Outcome::Refused(format!("HTTP {}", r.status())),
-        Err(e) if e.is_timeout() => Outcome::Retry("timeout".to_owned()),
-        Err(e) if e.is_builder() => Outcome::Refused("the endpoint cannot be used".to_owned()),
-        Err(_) => Outcome::Retry("connection failed".to_owned()),
+        .await;
+    match outcome(sent) {
+        Posted::Delivered => Outcome::Sent,
+        Posted::Retry(reason) => Outcome::Retry(reason),
+        Posted::Refused(reason) => Outcome::Refused(reason),
     }
 }
 

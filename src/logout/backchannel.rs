@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::outbound::post::{outcome, Posted};
 use crate::store::Delivery;
 use crate::tokens::jwt;
 use crate::tokens::keys::KeyError;
@@ -22,8 +23,6 @@ use crate::tokens::opaque;
 pub const LOGOUT_TOKEN_TTL: i64 = 120;
 /// Attempts before a delivery is dropped: the first and five retries, 1 + 2 + 4 + 8 + 16 s apart.
 pub const MAX_ATTEMPTS: i64 = 6;
-/// How long one POST may take before it counts as a timeout.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a claimed delivery stays with the node that claimed it: longer than an attempt
 /// can take, so only a node that died leaves it to another.
 const LEASE_SECONDS: i64 = 30;
@@ -35,12 +34,7 @@ const BATCH: i64 = 32;
 /// Starts the delivery task (beside the purge task).
 pub fn spawn(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
-        // Redirects are not followed: the token goes to the registered URI or nowhere.
-        let http = match reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-        {
+        let http = match crate::outbound::post::client() {
             Ok(http) => http,
             Err(e) => {
                 tracing::error!(error = %e, "back-channel logout is not available");
@@ -136,20 +130,15 @@ async fn attempt(state: &AppState, http: &reqwest::Client, d: &Delivery) -> Outc
         Ok(token) => token,
         Err(e) => return Outcome::Retry(format!("signing: {e}")),
     };
-    match http
+    let sent = http
         .post(&uri)
         .form(&[("logout_token", token.as_str())])
         .send()
-        .await
-    {
-        Ok(r) if r.status().is_success() => Outcome::Delivered,
-        Ok(r) if r.status().is_server_error() => Outcome::Retry(format!("HTTP {}", r.status())),
-        Ok(r) => Outcome::Refused(format!("HTTP {}", r.status())),
-        Err(e) if e.is_timeout() => Outcome::Retry("timeout".to_owned()),
-        // A URI this HTTP client cannot send to (such as https without TLS support built in):
-        // retrying would not change that.
-        Err(e) if e.is_builder() => Outcome::Refused("the URI cannot be used".to_owned()),
-        Err(_) => Outcome::Retry("connection failed".to_owned()),
+        .await;
+    match outcome(sent) {
+        Posted::Delivered => Outcome::Delivered,
+        Posted::Retry(reason) => Outcome::Retry(reason),
+        Posted::Refused(reason) => Outcome::Refused(reason),
     }
 }
 
