@@ -15,13 +15,17 @@ CREATE TABLE ciba_requests (
     sid TEXT,
     acr TEXT,
     expires_at INTEGER NOT NULL,
-    -- The client's notification (ping mode): due at notify_at, claimed by one node at a time
-    -- (notify_at moves to the end of its lease), NULL once sent or given up.
+    -- Two jobs, each due at its *_at, claimed by one node at a time (*_at moves to the end of
+    -- its lease), NULL once done or given up: reaching the user (the approval link by email and
+    -- SMS) and notifying the client (ping and push).
+    reach_at INTEGER,
+    reach_attempts INTEGER NOT NULL DEFAULT 0,
     notify_at INTEGER,
     notify_attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX ciba_requests_sub ON ciba_requests (sub, state);
 CREATE INDEX ciba_requests_expires ON ciba_requests (expires_at);
+CREATE INDEX ciba_requests_reach ON ciba_requests (reach_at);
 CREATE INDEX ciba_requests_notify ON ciba_requests (notify_at);
 
 -- A CIBA login_hint may be an email address or an E.164 phone number: both are looked up.

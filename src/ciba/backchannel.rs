@@ -1,6 +1,7 @@
 //! The backchannel authentication request (CIBA §7): an authenticated CIBA client names a
 //! user; Ferriam checks the request, finds the user, stores the request under the hash of a
-//! new 256-bit `auth_req_id` and answers it (§7.3). A refused request stores nothing.
+//! new 256-bit `auth_req_id`, with the job of reaching the user queued in the same row
+//! (`delivery`), and answers it (§7.3). A refused request stores nothing.
 
 use ferriam_protocol::ciba::{self, CibaClient, Hint, RequestState};
 use ferriam_protocol::client::Client;
@@ -11,7 +12,6 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::notify::ApprovalMessage;
 use crate::store::{CibaAsked, CibaRequest, User};
 use crate::tokens::jwt::{self, ID_TOKEN_TYP};
 use crate::tokens::opaque;
@@ -95,7 +95,6 @@ pub async fn request(
         .store
         .create_ciba_request(&opaque::hash(&auth_req_id), &record)
         .await?;
-    reach_user(state, client, &user, &record);
     Ok(Accepted {
         auth_req_id,
         expires_in,
@@ -111,49 +110,6 @@ pub fn auth_req_id(state: &AppState, request_id: &str) -> String {
         &state.refresh_key,
         &format!("ciba-auth-req-id:{request_id}"),
     )
-}
-
-/// Sends the user the approval link by email, and by SMS too when the phone is verified, off
-/// the request path: the client's answer does not wait for the mail server or the gateway, and
-/// a failure to send is logged (the request stays pending until it expires).
-fn reach_user(state: &AppState, client: &Client, user: &User, request: &CibaRequest) {
-    let email = user.profile.email.clone();
-    let phone = user
-        .profile
-        .phone_number
-        .clone()
-        .filter(|_| user.profile.phone_number_verified);
-    if email.is_none() && phone.is_none() {
-        tracing::warn!(sub = %user.sub, "a CIBA request for a user without email or verified phone");
-        return;
-    }
-    let state = state.clone();
-    let client_name = client.name.clone();
-    let binding_message = request.asked.binding_message.clone();
-    let link = format!("{}/device/requests/{}", state.issuer, request.request_id);
-    let minutes = (request.expires_at - request.asked.created_at).max(60) as u64 / 60;
-    tokio::spawn(async move {
-        let message = ApprovalMessage {
-            client_name: &client_name,
-            binding_message: binding_message.as_deref(),
-            link: &link,
-            minutes,
-        };
-        if let Some(address) = email {
-            if let Err(e) = state
-                .notifier
-                .email_approval(&state.pages, &address, &message)
-                .await
-            {
-                tracing::warn!(error = %e, "a CIBA approval email could not be sent");
-            }
-        }
-        if let Some(phone) = phone {
-            if let Err(e) = state.notifier.sms_approval(&phone, &message).await {
-                tracing::warn!(error = %e, "a CIBA approval SMS could not be sent");
-            }
-        }
-    });
 }
 
 /// `unknown_user_id` (CIBA §13): the hint names no active user.

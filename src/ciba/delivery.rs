@@ -1,15 +1,19 @@
-//! Ping and push delivery (CIBA §10.2, §10.3): once the user has decided, the client's
-//! notification endpoint is called with `Authorization: Bearer <client_notification_token>`:
-//! in ping mode with `{"auth_req_id": ...}` (the client then fetches the result at `/token`),
-//! in push mode with the token response itself, or the error, and the `auth_req_id`.
+//! The work a CIBA request queues, done off the request path by a background task of
+//! whichever node claims it first (a claim is a lease, so a node that dies mid-job leaves it to
+//! another):
 //!
-//! The notification is queued in the store with the decision (one statement), so it is sent
-//! off the request path by a background task of whichever node claims it first; a claim is a
-//! lease, so a node that dies mid-send leaves it to another. Server errors, timeouts and failed
-//! connections are retried with back-off (`logout::backchannel::backoff`); a 4xx or a redirect
-//! is not. A push mints its tokens under a grant of its own attempt and revokes the grant of the
-//! attempt before, so however many attempts it takes, the tokens of only one are valid, and
-//! none when the push is given up.
+//! - reaching the user: the approval link by email and, with a verified phone, by SMS, queued
+//!   with the request itself (one statement);
+//! - notifying the client (CIBA §10.2, §10.3), queued with the decision: its endpoint is called
+//!   with `Authorization: Bearer <client_notification_token>`, in ping mode with
+//!   `{"auth_req_id": ...}` (the client then fetches the result at `/token`), in push mode with
+//!   the token response itself, or the error, and the `auth_req_id`.
+//!
+//! Failures that may pass (server errors, timeouts, failed connections, a mail server or SMS
+//! gateway that does not answer) are retried with back-off (`logout::backchannel::backoff`); a
+//! 4xx or a redirect is not. A push mints its tokens under a grant of its own attempt and
+//! revokes the grant of the attempt before, so however many attempts it takes, the tokens of
+//! only one are valid, and none when the push is given up.
 
 use std::time::Duration;
 
@@ -23,20 +27,21 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::grants;
 use crate::logout::backchannel::backoff;
+use crate::notify::ApprovalMessage;
 use crate::outbound::post::{outcome, Posted};
-use crate::store::CibaRequest;
+use crate::store::{CibaJob, CibaRequest};
 use crate::tokens::opaque;
 
-/// Attempts before a notification is given up: the first and five retries.
+/// Attempts before a job is given up: the first and five retries.
 const MAX_ATTEMPTS: i64 = 6;
-/// How long a claimed notification stays with its node: longer than an attempt can take.
+/// How long a claimed job stays with its node: longer than an attempt can take.
 const LEASE_SECONDS: i64 = 30;
 /// How often the queue is read.
 const POLL: Duration = Duration::from_millis(500);
-/// The most notifications claimed per read.
+/// The most jobs of each kind claimed per read.
 const BATCH: i64 = 32;
 
-/// Starts the notification task.
+/// Starts the delivery task.
 pub fn spawn(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let http = match crate::outbound::post::client() {
@@ -49,21 +54,25 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
         let mut tick = tokio::time::interval(POLL);
         loop {
             tick.tick().await;
-            let now = state.now();
-            let claimed = match state
-                .store
-                .claim_ciba_notifications(now, now + LEASE_SECONDS, BATCH)
-                .await
-            {
-                Ok(claimed) => claimed,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the CIBA notification queue");
-                    continue;
+            for job in [CibaJob::ReachUser, CibaJob::NotifyClient] {
+                let now = state.now();
+                let claimed = match state
+                    .store
+                    .claim_ciba_jobs(job, now, now + LEASE_SECONDS, BATCH)
+                    .await
+                {
+                    Ok(claimed) => claimed,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the CIBA job queue");
+                        continue;
+                    }
+                };
+                for (request, attempts) in claimed {
+                    let (state, http) = (state.clone(), http.clone());
+                    tokio::spawn(
+                        async move { deliver(&state, &http, job, request, attempts).await },
+                    );
                 }
-            };
-            for (request, attempts) in claimed {
-                let (state, http) = (state.clone(), http.clone());
-                tokio::spawn(async move { deliver(&state, &http, request, attempts).await });
             }
         }
     })
@@ -72,58 +81,105 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
 /// What one attempt came to.
 enum Outcome {
     Sent,
-    /// Nothing to send (the client is gone or has no endpoint, no token was given).
+    /// Nothing to send (the client or user is gone, no endpoint, no token, nowhere to write).
     Nothing,
     Retry(String),
     Refused(String),
 }
 
-async fn deliver(state: &AppState, http: &reqwest::Client, request: CibaRequest, attempts: i64) {
+async fn deliver(
+    state: &AppState,
+    http: &reqwest::Client,
+    job: CibaJob,
+    request: CibaRequest,
+    attempts: i64,
+) {
     let client_id = request.asked.client_id.clone();
-    let result = match attempt(state, http, &request, attempts).await {
+    let outcome = match job {
+        CibaJob::ReachUser => reach_user(state, &request).await,
+        CibaJob::NotifyClient => attempt(state, http, &request, attempts).await,
+    };
+    let store = &state.store;
+    let id = &request.request_id;
+    let result = match outcome {
         Outcome::Sent => {
-            tracing::debug!(client_id = %client_id, "CIBA notification sent");
-            state
-                .store
-                .finish_ciba_notification(&request.request_id)
-                .await
+            tracing::debug!(client_id = %client_id, ?job, "CIBA job done");
+            store.finish_ciba_job(job, id).await
         }
-        Outcome::Nothing => {
-            state
-                .store
-                .finish_ciba_notification(&request.request_id)
-                .await
-        }
+        Outcome::Nothing => store.finish_ciba_job(job, id).await,
         Outcome::Retry(reason) if attempts < MAX_ATTEMPTS => {
-            tracing::info!(client_id = %client_id, attempts, reason, "CIBA notification will be retried");
+            tracing::info!(client_id = %client_id, ?job, attempts, reason, "CIBA job will be retried");
             let at = state.now() + backoff(attempts);
-            state
-                .store
-                .retry_ciba_notification(&request.request_id, at)
-                .await
+            store.retry_ciba_job(job, id, at).await
         }
         Outcome::Retry(reason) | Outcome::Refused(reason) => {
-            tracing::warn!(client_id = %client_id, attempts, reason, "CIBA notification dropped");
+            tracing::warn!(client_id = %client_id, ?job, attempts, reason, "CIBA job dropped");
             // Pushed tokens that never arrived must not stay valid.
-            let voided = match request.asked.mode {
-                DeliveryMode::Push => void_attempt(state, &request, attempts).await,
+            let voided = match (job, request.asked.mode) {
+                (CibaJob::NotifyClient, DeliveryMode::Push) => {
+                    void_attempt(state, &request, attempts).await
+                }
                 _ => Ok(()),
             };
             match voided {
-                Ok(()) => {
-                    state
-                        .store
-                        .finish_ciba_notification(&request.request_id)
-                        .await
-                }
+                Ok(()) => store.finish_ciba_job(job, id).await,
                 Err(e) => Err(e),
             }
         }
     };
     if let Err(e) = result {
-        // The lease runs out and the notification is attempted again.
-        tracing::warn!(error = %e, "cannot update the CIBA notification queue");
+        // The lease runs out and the job is attempted again.
+        tracing::warn!(error = %e, "cannot update the CIBA job queue");
     }
+}
+
+/// Sends the user the approval link: by email, and by SMS when the phone is verified. A
+/// channel that fails has the whole job retried (the user may get a message twice rather
+/// than none).
+async fn reach_user(state: &AppState, request: &CibaRequest) -> Outcome {
+    if request.state != RequestState::Pending || request.expires_at <= state.now() {
+        return Outcome::Nothing;
+    }
+    let user = match state.store.user_by_sub(&request.sub).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Outcome::Nothing,
+        Err(e) => return Outcome::Retry(format!("store: {e}")),
+    };
+    let client_name = match state.client_name(&request.asked.client_id).await {
+        Ok(name) => name,
+        Err(e) => return Outcome::Retry(format!("store: {e}")),
+    };
+    let link = format!("{}/device/requests/{}", state.issuer, request.request_id);
+    let message = ApprovalMessage {
+        client_name: &client_name,
+        binding_message: request.asked.binding_message.as_deref(),
+        link: &link,
+        minutes: ((request.expires_at - request.asked.created_at).max(60) / 60) as u64,
+    };
+    let profile = &user.profile;
+    let phone = profile
+        .phone_number
+        .as_deref()
+        .filter(|_| profile.phone_number_verified);
+    if profile.email.is_none() && phone.is_none() {
+        tracing::warn!(sub = %user.sub, "a CIBA request for a user without email or verified phone");
+        return Outcome::Nothing;
+    }
+    if let Some(address) = &profile.email {
+        if let Err(e) = state
+            .notifier
+            .email_approval(&state.pages, address, &message)
+            .await
+        {
+            return Outcome::Retry(format!("email: {e}"));
+        }
+    }
+    if let Some(phone) = phone {
+        if let Err(e) = state.notifier.sms_approval(phone, &message).await {
+            return Outcome::Retry(format!("sms: {e}"));
+        }
+    }
+    Outcome::Sent
 }
 
 async fn attempt(

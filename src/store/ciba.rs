@@ -46,6 +46,15 @@ pub struct CibaRequest {
     pub sid: Option<String>,
 }
 
+/// The work a request queues, sent off the request path by whichever node claims it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CibaJob {
+    /// The approval link to the user, by email and SMS; due when the request is made.
+    ReachUser,
+    /// The ping or push to the client; due when the user decides.
+    NotifyClient,
+}
+
 /// The user's answer to a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CibaDecision {
@@ -81,18 +90,19 @@ pub trait CibaStore {
     /// The users whose email address or phone number is `contact` (at most two: more than one
     /// is as good as none for a hint).
     async fn users_by_contact(&self, contact: &str) -> StoreResult<Vec<super::User>>;
-    /// Claims up to `batch` due notifications, each for one node until `lease_until` (a node
-    /// that dies leaves it to another), and returns them with the attempts made so far.
-    async fn claim_ciba_notifications(
+    /// Claims up to `batch` due jobs of kind `job`, each for one node until `lease_until` (a
+    /// node that dies leaves it to another), and returns them with the attempts made so far.
+    async fn claim_ciba_jobs(
         &self,
+        job: CibaJob,
         now: i64,
         lease_until: i64,
         batch: i64,
     ) -> StoreResult<Vec<(CibaRequest, i64)>>;
-    /// Ends a request's notification: sent, or given up.
-    async fn finish_ciba_notification(&self, request_id: &str) -> StoreResult<()>;
-    /// Makes a request's notification due again at `at`.
-    async fn retry_ciba_notification(&self, request_id: &str, at: i64) -> StoreResult<()>;
+    /// Ends a request's job: done, or given up.
+    async fn finish_ciba_job(&self, job: CibaJob, request_id: &str) -> StoreResult<()>;
+    /// Makes a request's job due again at `at`.
+    async fn retry_ciba_job(&self, job: CibaJob, request_id: &str, at: i64) -> StoreResult<()>;
     /// Marks an approved, unexpired request redeemed and returns it, once: `None` for every
     /// later (or concurrent) redemption.
     async fn redeem_ciba_request(
@@ -157,8 +167,9 @@ pub(super) mod sql {
         };
     }
 
+    /// The user is to be reached at once (`reach_at` = `$7`).
     pub const CREATE: &str = "INSERT INTO ciba_requests (id_hash, request_id, sub, data, state, \
-         poll_interval, expires_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6)";
+         poll_interval, expires_at, reach_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)";
     pub const BY_HASH: &str = concat!(
         "SELECT ",
         columns!(),
@@ -180,16 +191,53 @@ pub(super) mod sql {
     pub const DECIDE: &str = "UPDATE ciba_requests SET state = $1, decided_at = $2, \
          auth_time = $3, amr = $4, acr = $5, sid = $6, notify_at = $7 \
          WHERE request_id = $8 AND state = 'pending' AND expires_at > $2";
-    pub const CLAIM_NOTIFICATIONS: &str = concat!(
-        "UPDATE ciba_requests SET notify_attempts = notify_attempts + 1, notify_at = $1 \
-         WHERE notify_at <= $2 AND id_hash IN (SELECT id_hash FROM ciba_requests \
-         WHERE notify_at <= $2 ORDER BY notify_at LIMIT $3) RETURNING notify_attempts, ",
-        columns!()
-    );
-    pub const FINISH_NOTIFICATION: &str =
-        "UPDATE ciba_requests SET notify_at = NULL WHERE request_id = $1";
-    pub const RETRY_NOTIFICATION: &str =
-        "UPDATE ciba_requests SET notify_at = $1 WHERE request_id = $2";
+    /// The claim, finish and retry statements of each job, on its own two columns.
+    macro_rules! job {
+        ($at:literal, $attempts:literal) => {
+            [
+                concat!(
+                    "UPDATE ciba_requests SET ",
+                    $attempts,
+                    " = ",
+                    $attempts,
+                    " + 1, ",
+                    $at,
+                    " = $1 WHERE ",
+                    $at,
+                    " <= $2 AND id_hash IN (SELECT id_hash FROM ",
+                    "ciba_requests WHERE ",
+                    $at,
+                    " <= $2 ORDER BY ",
+                    $at,
+                    " LIMIT $3) ",
+                    "RETURNING ",
+                    $attempts,
+                    " AS attempts, ",
+                    columns!()
+                ),
+                concat!(
+                    "UPDATE ciba_requests SET ",
+                    $at,
+                    " = NULL WHERE request_id = $1"
+                ),
+                concat!(
+                    "UPDATE ciba_requests SET ",
+                    $at,
+                    " = $1 WHERE request_id = $2"
+                ),
+            ]
+        };
+    }
+    const REACH: [&str; 3] = job!("reach_at", "reach_attempts");
+    const NOTIFY: [&str; 3] = job!("notify_at", "notify_attempts");
+
+    /// `[claim, finish, retry]` of `job`.
+    pub fn job(job: super::CibaJob) -> [&'static str; 3] {
+        match job {
+            super::CibaJob::ReachUser => REACH,
+            super::CibaJob::NotifyClient => NOTIFY,
+        }
+    }
     // The same lookup in each dialect's JSON syntax, on the expressions migration 0015 indexes.
     pub const SQLITE_BY_CONTACT: &str =
         "SELECT sub, username, password_hash, disabled, profile, created_at, updated_at \

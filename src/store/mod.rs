@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use ferriam_protocol::client::Client;
 
 pub use audit::{AuditEvent, AuditFilter, AuditKind, AuditStore};
-pub use ciba::{CibaAsked, CibaDecision, CibaRequest, CibaStore};
+pub use ciba::{CibaAsked, CibaDecision, CibaJob, CibaRequest, CibaStore};
 pub use factors::{FactorStore, TotpFactor};
 pub use limits::{LimitHit, LimitRule, LimitStore};
 pub use logout::{Delivery, EndedSession, LogoutStore, SessionSummary};

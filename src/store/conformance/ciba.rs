@@ -1,13 +1,13 @@
 //! The CIBA part of the store suite: a request read back as stored, the pending list, the
 //! poll interval only growing, one decision (of eight racing), one redemption (of eight
-//! racing), nothing decided or redeemed after expiry, the purge, and users found by their
-//! email address or phone number (a `login_hint`).
+//! racing), nothing decided or redeemed after expiry, the two job queues, the purge, and users
+//! found by their email address or phone number (a `login_hint`).
 
 use std::sync::Arc;
 
 use ferriam_protocol::ciba::{DeliveryMode, RequestState};
 
-use crate::store::{CibaAsked, CibaDecision, CibaRequest, Store};
+use crate::store::{CibaAsked, CibaDecision, CibaJob, CibaRequest, Store};
 
 use super::user;
 
@@ -63,6 +63,29 @@ pub async fn run(store: Arc<dyn Store>) {
         Some(first.clone())
     );
     assert_eq!(store.ciba_request_by_id("r-1").await.unwrap(), Some(first));
+    // Reaching the user is queued with the request: claimed once, done.
+    let reach = store
+        .claim_ciba_jobs(CibaJob::ReachUser, 100, 130, 10)
+        .await
+        .unwrap();
+    assert_eq!(reach.len(), 3, "each new request reaches its user");
+    assert!(reach.iter().all(|(_, attempts)| *attempts == 1));
+    assert!(store
+        .claim_ciba_jobs(CibaJob::ReachUser, 120, 150, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    for (request, _) in &reach {
+        store
+            .finish_ciba_job(CibaJob::ReachUser, &request.request_id)
+            .await
+            .unwrap();
+    }
+    assert!(store
+        .claim_ciba_jobs(CibaJob::ReachUser, 200, 230, 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
         store.ciba_request("r-1").await.unwrap(),
         None,
@@ -193,7 +216,7 @@ async fn notifications(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(store
-        .claim_ciba_notifications(1000, 1030, 10)
+        .claim_ciba_jobs(CibaJob::NotifyClient, 1000, 1030, 10)
         .await
         .unwrap()
         .is_empty());
@@ -205,7 +228,7 @@ async fn notifications(store: Arc<dyn Store>) {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .claim_ciba_notifications(1000, 1030, 10)
+                    .claim_ciba_jobs(CibaJob::NotifyClient, 1000, 1030, 10)
                     .await
                     .unwrap()
             })
@@ -219,33 +242,39 @@ async fn notifications(store: Arc<dyn Store>) {
     assert_eq!(claimed[0].0.request_id, "r-6");
     assert_eq!(claimed[0].1, 1, "first attempt");
     assert!(store
-        .claim_ciba_notifications(1020, 1050, 10)
+        .claim_ciba_jobs(CibaJob::NotifyClient, 1020, 1050, 10)
         .await
         .unwrap()
         .is_empty());
     let again = store
-        .claim_ciba_notifications(1031, 1061, 10)
+        .claim_ciba_jobs(CibaJob::NotifyClient, 1031, 1061, 10)
         .await
         .unwrap();
     assert_eq!(again.len(), 1, "a lapsed lease");
     assert_eq!(again[0].1, 2);
-    store.retry_ciba_notification("r-6", 1100).await.unwrap();
+    store
+        .retry_ciba_job(CibaJob::NotifyClient, "r-6", 1100)
+        .await
+        .unwrap();
     assert!(store
-        .claim_ciba_notifications(1099, 1130, 10)
+        .claim_ciba_jobs(CibaJob::NotifyClient, 1099, 1130, 10)
         .await
         .unwrap()
         .is_empty());
     assert_eq!(
         store
-            .claim_ciba_notifications(1100, 1130, 10)
+            .claim_ciba_jobs(CibaJob::NotifyClient, 1100, 1130, 10)
             .await
             .unwrap()
             .len(),
         1
     );
-    store.finish_ciba_notification("r-6").await.unwrap();
+    store
+        .finish_ciba_job(CibaJob::NotifyClient, "r-6")
+        .await
+        .unwrap();
     assert!(store
-        .claim_ciba_notifications(1999, 2030, 10)
+        .claim_ciba_jobs(CibaJob::NotifyClient, 1999, 2030, 10)
         .await
         .unwrap()
         .is_empty());

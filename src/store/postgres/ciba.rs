@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use ferriam_protocol::ciba::RequestState;
 use sqlx::Row;
 
-use super::super::ciba::{row, sql, state_name, CibaDecision, CibaRequest, CibaStore};
+use super::super::ciba::{row, sql, state_name, CibaDecision, CibaJob, CibaRequest, CibaStore};
 use super::super::records::to_json;
 use super::super::rows;
 
@@ -21,6 +21,7 @@ impl CibaStore for PgStore {
             .bind(to_json(&request.asked)?)
             .bind(request.interval)
             .bind(request.expires_at)
+            .bind(request.asked.created_at)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -83,33 +84,37 @@ impl CibaStore for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn claim_ciba_notifications(
+    async fn claim_ciba_jobs(
         &self,
+        job: CibaJob,
         now: i64,
         lease_until: i64,
         batch: i64,
     ) -> StoreResult<Vec<(CibaRequest, i64)>> {
-        let rows = sqlx::query(sql::CLAIM_NOTIFICATIONS)
+        let [claim, _, _] = sql::job(job);
+        let rows = sqlx::query(claim)
             .bind(lease_until)
             .bind(now)
             .bind(batch)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok((row(r)?, r.try_get("notify_attempts")?)))
+            .map(|r| Ok((row(r)?, r.try_get("attempts")?)))
             .collect()
     }
 
-    async fn finish_ciba_notification(&self, request_id: &str) -> StoreResult<()> {
-        sqlx::query(sql::FINISH_NOTIFICATION)
+    async fn finish_ciba_job(&self, job: CibaJob, request_id: &str) -> StoreResult<()> {
+        let [_, finish, _] = sql::job(job);
+        sqlx::query(finish)
             .bind(request_id)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    async fn retry_ciba_notification(&self, request_id: &str, at: i64) -> StoreResult<()> {
-        sqlx::query(sql::RETRY_NOTIFICATION)
+    async fn retry_ciba_job(&self, job: CibaJob, request_id: &str, at: i64) -> StoreResult<()> {
+        let [_, _, retry] = sql::job(job);
+        sqlx::query(retry)
             .bind(at)
             .bind(request_id)
             .execute(&self.pool)

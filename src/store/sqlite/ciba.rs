@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use ferriam_protocol::ciba::RequestState;
 use rusqlite::params;
 
-use super::super::ciba::{row, sql, state_name, CibaDecision, CibaRequest, CibaStore};
+use super::super::ciba::{row, sql, state_name, CibaDecision, CibaJob, CibaRequest, CibaStore};
 use super::super::records::to_json;
 use super::super::rows;
 use super::{execute, first, SqliteStore};
@@ -25,7 +25,8 @@ impl CibaStore for SqliteStore {
                     request.sub,
                     data,
                     request.interval,
-                    request.expires_at
+                    request.expires_at,
+                    request.asked.created_at
                 ],
             )?;
             Ok(())
@@ -99,37 +100,41 @@ impl CibaStore for SqliteStore {
         .await
     }
 
-    async fn claim_ciba_notifications(
+    async fn claim_ciba_jobs(
         &self,
+        job: CibaJob,
         now: i64,
         lease_until: i64,
         batch: i64,
     ) -> StoreResult<Vec<(CibaRequest, i64)>> {
+        let [claim, _, _] = sql::job(job);
         self.run(move |c| {
-            let mut prepared = c.prepare_cached(sql::CLAIM_NOTIFICATIONS)?;
+            let mut prepared = c.prepare_cached(claim)?;
             let mut rows = prepared.query(params![lease_until, now, batch])?;
             let mut found = Vec::new();
             while let Some(r) = rows.next()? {
-                found.push((row(r)?, r.get("notify_attempts")?));
+                found.push((row(r)?, r.get("attempts")?));
             }
             Ok(found)
         })
         .await
     }
 
-    async fn finish_ciba_notification(&self, request_id: &str) -> StoreResult<()> {
+    async fn finish_ciba_job(&self, job: CibaJob, request_id: &str) -> StoreResult<()> {
+        let [_, finish, _] = sql::job(job);
         let request_id = request_id.to_owned();
         self.run(move |c| {
-            execute(c, sql::FINISH_NOTIFICATION, [request_id])?;
+            execute(c, finish, [request_id])?;
             Ok(())
         })
         .await
     }
 
-    async fn retry_ciba_notification(&self, request_id: &str, at: i64) -> StoreResult<()> {
+    async fn retry_ciba_job(&self, job: CibaJob, request_id: &str, at: i64) -> StoreResult<()> {
+        let [_, _, retry] = sql::job(job);
         let request_id = request_id.to_owned();
         self.run(move |c| {
-            execute(c, sql::RETRY_NOTIFICATION, params![at, request_id])?;
+            execute(c, retry, params![at, request_id])?;
             Ok(())
         })
         .await
