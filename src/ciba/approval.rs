@@ -63,7 +63,7 @@ async fn find(state: &AppState, headers: &HeaderMap, request_id: &str) -> Result
         )));
     };
     let Some(signed_in) = signin::current_session(state, headers).await? else {
-        let back = signin::sign_in_to_page(state, headers, &path(request_id), None).await?;
+        let back = signin::sign_in_to_page(state, headers, &path(request_id)).await?;
         return Ok(Found::Answer(back));
     };
     if signed_in.user.sub != request.sub {
@@ -112,10 +112,18 @@ pub async fn show(
     headers: &HeaderMap,
     request_id: &str,
 ) -> Result<Response, AppError> {
-    let (request, signed_in) = match find(state, headers, request_id).await? {
-        Found::Open(open) => *open,
-        Found::Answer(answer) => return Ok(answer),
-    };
+    match find(state, headers, request_id).await? {
+        Found::Open(open) => page(state, &open.0, &open.1).await,
+        Found::Answer(answer) => Ok(answer),
+    }
+}
+
+/// The page of an open request: Approve and Deny, or "Confirm it's you" first.
+async fn page(
+    state: &AppState,
+    request: &CibaRequest,
+    signed_in: &SignedIn,
+) -> Result<Response, AppError> {
     let scopes: Vec<String> = request
         .asked
         .scope
@@ -123,18 +131,18 @@ pub async fn show(
         .filter(|s| !s.is_empty())
         .map(crate::web::signin::describe_scope)
         .collect();
-    let needs_factor = !satisfied(&policy(state, &request, &signed_in), &signed_in);
+    let needs_factor = !satisfied(&policy(state, request, signed_in), signed_in);
     Ok(state.pages.render(
         StatusCode::OK,
         "ciba_request.html",
         minijinja::context! {
-            request_id,
+            request_id => &request.request_id,
             client_name => state.client_name(&request.asked.client_id).await?,
-            binding_message => request.asked.binding_message,
+            binding_message => &request.asked.binding_message,
             scopes,
-            username => signed_in.user.username,
+            username => &signed_in.user.username,
             needs_factor,
-            csrf => csrf_token(state, &signed_in, request_id),
+            csrf => csrf_token(state, signed_in, &request.request_id),
         },
         None,
     ))
@@ -192,7 +200,7 @@ pub async fn decide(
     let policy = policy(state, &request, &signed_in);
     // Approving needs what the policy asks; denying never does.
     if approve && !satisfied(&policy, &signed_in) {
-        return show(state, headers, request_id).await;
+        return page(state, &request, &signed_in).await;
     }
     let session = &signed_in.session;
     let now = state.now();
@@ -242,7 +250,7 @@ pub async fn confirm(
     };
     let decision = policy(state, &request, &signed_in);
     if satisfied(&decision, &signed_in) {
-        return show(state, headers, request_id).await;
+        return page(state, &request, &signed_in).await;
     }
     let session = &signed_in.session;
     let pending = PendingFactors {

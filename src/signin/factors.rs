@@ -131,7 +131,7 @@ pub async fn begin(
 
 /// Shows what the sign-in needs now: the choice, or the code page for the next factor
 /// (sending its code first).
-pub(crate) async fn next(
+pub(super) async fn next(
     state: &AppState,
     id: &str,
     interaction: Interaction,

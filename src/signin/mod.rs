@@ -192,31 +192,21 @@ pub fn new_interaction(
     (id, interaction, new_browser.then_some(browser))
 }
 
-/// Starts a sign-in to one of the server's own pages (`return_to`, a fixed path): the login
-/// page, or with `pending` (a session's step-up), the factor pages straight away. It ends on
-/// that page with a session (`completion::start_session`).
+/// Starts a sign-in to one of the server's own pages (`return_to`, a fixed path) on the login
+/// page; it ends on that page with a session (`completion::start_session`).
 pub async fn sign_in_to_page(
     state: &AppState,
     headers: &HeaderMap,
     return_to: &str,
-    pending: Option<crate::store::PendingFactors>,
 ) -> Result<Response, AppError> {
     let (id, mut interaction, new_browser) =
         new_interaction(state, headers, AuthorizationRequest::account_page());
     interaction.return_to = Some(return_to.to_owned());
-    let mut response = match pending {
-        Some(pending) => {
-            interaction.pending = Some(pending);
-            factors::next(state, &id, interaction).await?
-        }
-        None => {
-            state
-                .store
-                .save_interaction(&opaque::hash(&id), &interaction)
-                .await?;
-            see_other(&format!("/signin/login?interaction={id}"))
-        }
-    };
+    state
+        .store
+        .save_interaction(&opaque::hash(&id), &interaction)
+        .await?;
+    let mut response = see_other(&format!("/signin/login?interaction={id}"));
     set_new_browser(state, &mut response, new_browser);
     Ok(response)
 }

@@ -2,10 +2,10 @@
 //! replaces or removes their authenticator app, and sets the code CIBA clients may ask for.
 //!
 //! Without a session the page starts a sign-in of its own, with the usual pages and policy,
-//! that ends back here. Changing a factor needs a factor
-//! proved in this session (DESIGN.md, "TOTP"): a session that proved only the password is
-//! first sent through "Confirm it's you" (a code by email or SMS, or the authenticator app),
-//! which makes a new session that records the proof. Forms carry a CSRF token derived from the
+//! that ends back here. Changing a factor needs a factor proved in this session (DESIGN.md,
+//! "TOTP"): a session that proved only the password is first sent through "Confirm it's you"
+//! (a code to the verified address or phone, or from the authenticator app), which makes a new
+//! session that records the proof. Forms carry a CSRF token derived from the
 //! session, and every change is written to the audit trail.
 
 use axum::extract::State;
@@ -37,22 +37,14 @@ fn binding(signed_in: &SignedIn) -> String {
     format!("account:{}", signed_in.session.sid)
 }
 
-/// The factors that can confirm it's the user: the verified ones, and the email address even
-/// unverified (a code sent there proves the inbox, DESIGN.md: "an email code for a
-/// password-only user").
-async fn confirmable(state: &AppState, user: &User) -> Result<Vec<Factor>, AppError> {
+/// Whether the user has a factor to confirm it's them with: a verified email address, a
+/// verified phone (DESIGN.md: email and SMS codes need a verified address and phone) or the
+/// authenticator app.
+fn can_confirm(user: &User, totp: bool) -> bool {
     let p = &user.profile;
-    let mut out = Vec::new();
-    if p.email.is_some() {
-        out.push(Factor::Email);
-    }
-    if p.phone_number.is_some() && p.phone_number_verified {
-        out.push(Factor::Sms);
-    }
-    if state.store.totp(&user.sub).await?.is_some() {
-        out.push(Factor::Totp);
-    }
-    Ok(out)
+    (p.email.is_some() && p.email_verified)
+        || (p.phone_number.is_some() && p.phone_number_verified)
+        || totp
 }
 
 /// The account page, with a notice or an error.
@@ -78,7 +70,7 @@ async fn render(
             totp,
             user_code => state.store.user_code(&user.sub).await?.is_some(),
             proved => !signed_in.session.factors.is_empty(),
-            can_confirm => !confirmable(state, user).await?.is_empty(),
+            can_confirm => can_confirm(user, totp),
             csrf => csrf_token(state, signed_in),
             notice,
             error,
@@ -95,7 +87,7 @@ pub async fn page(
 ) -> Response {
     let result = async {
         let Some(signed_in) = signin::current_session(&state, &headers).await? else {
-            return signin::sign_in_to_page(&state, &headers, "/account", None).await;
+            return signin::sign_in_to_page(&state, &headers, "/account").await;
         };
         let notice = match params.as_ref().ok().and_then(|p| p.get("done")) {
             Some("totp") => Some("Your authenticator app is set up."),
@@ -166,8 +158,9 @@ pub async fn confirm(
 ) -> Response {
     let h = headers.clone();
     with_form(state, headers, form, |state, signed_in, _| async move {
-        let choices = confirmable(&state, &signed_in.user).await?;
-        if choices.is_empty() {
+        let user = &signed_in.user;
+        let totp = state.store.totp(&user.sub).await?.is_some();
+        if !can_confirm(user, totp) {
             return render(
                 &state,
                 &signed_in,
@@ -177,21 +170,19 @@ pub async fn confirm(
             )
             .await;
         }
-        let (remaining, choices) = match choices.as_slice() {
-            [only] => (vec![*only], Vec::new()),
-            _ => (Vec::new(), choices),
-        };
+        // Any factor the account has: the factor pages keep the usable ones and ask the only
+        // one straight away, or offer the choice.
         let session = &signed_in.session;
         let pending = PendingFactors {
-            sub: signed_in.user.sub.clone(),
+            sub: user.sub.clone(),
             first_amr: session.amr.clone(),
             idp: session.idp.clone(),
             rule: None,
-            remaining,
-            choices,
+            remaining: Vec::new(),
+            choices: Factor::ALL.to_vec(),
             proved: Vec::new(),
         };
-        signin::sign_in_to_page(&state, &h, "/account", Some(pending)).await
+        signin::step_up_to_page(&state, &h, "/account", pending, user).await
     })
     .await
 }

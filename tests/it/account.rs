@@ -625,3 +625,37 @@ async fn the_ciba_user_code_is_set_on_the_account_page() {
     assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
     server.stop().await;
 }
+
+/// DESIGN.md: email codes need a verified address. An account with only an unverified one has
+/// nothing to confirm it's them with, so it cannot change its factors itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unverified_address_cannot_confirm() {
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    let created = run_ferriam(
+        &server,
+        &[
+            "user",
+            "create",
+            "--username",
+            "bob",
+            "--email",
+            "bob@example.com",
+            "--password-stdin",
+        ],
+        Some(PASSWORD),
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let browser = Browser::new();
+    let account = sign_in_to_account(&server, &browser, "bob").await;
+    assert!(
+        account.body.contains("ask your administrator"),
+        "{}",
+        account.body
+    );
+    assert!(!account.body.contains("/account/confirm"), "no way offered");
+    let refused =
+        Page::read(post(&server, &browser, "/account/confirm", &[("csrf", "x")]).await).await;
+    refused.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    server.stop().await;
+}

@@ -768,3 +768,81 @@ async fn a_private_key_jwt_client_asks() {
         .assert_token_error(StatusCode::UNAUTHORIZED, "invalid_client");
     server.stop().await;
 }
+
+/// The approval page's bad inputs: an unknown or malformed id, a form without the right CSRF
+/// token, a decision that is neither; none of them decides anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_approval_page_refuses_bad_input() {
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    let sub = server.create_user("ada").await;
+    let client = ciba_client(&server, DeliveryMode::Poll).await;
+    let asked = ask(
+        &server,
+        &client,
+        &[("scope", "openid"), ("login_hint", "ada")],
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    let pending = server
+        .store
+        .pending_ciba_requests(&sub, 0)
+        .await
+        .expect("read");
+    let link = format!("/device/requests/{}", pending[0].request_id);
+    let browser = Browser::new();
+    let page = open_approval(&server, &browser, &link, "ada").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for id in [
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "not%2Fan%2Fid",
+    ] {
+        let unknown = Page::read(
+            browser
+                .get(&server.url(&format!("/device/requests/{id}")))
+                .await,
+        )
+        .await;
+        unknown.assert_error(StatusCode::NOT_FOUND, "invalid_request");
+    }
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (browser, server, link) = (&browser, &server, &link);
+        async move {
+            Page::read(
+                browser
+                    .http
+                    .post(server.url(link))
+                    .form(&fields)
+                    .send()
+                    .await
+                    .expect("posted"),
+            )
+            .await
+        }
+    };
+    post(vec![
+        ("csrf", "forged".into()),
+        ("decision", "approve".into()),
+    ])
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    post(vec![("decision", "approve".into())])
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    post(vec![
+        ("csrf", hidden_field(&page.body, "csrf")),
+        ("decision", "maybe".into()),
+    ])
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    // Another browser's session cannot use this one's token either.
+    let other = Browser::new();
+    let other_page = open_approval(&server, &other, &link, "ada").await;
+    assert_ne!(
+        hidden_field(&other_page.body, "csrf"),
+        hidden_field(&page.body, "csrf")
+    );
+    poll(&server, &client, &asked.str("auth_req_id"))
+        .await
+        .assert_token_error(StatusCode::BAD_REQUEST, "authorization_pending");
+    server.stop().await;
+}
