@@ -63,7 +63,8 @@ pub enum UserCommand {
     /// back-channel logout notifications queued in the database.
     Logout {
         username: String,
-        #[arg(long)]
+        /// A session id from `user sessions`; it may begin with `-` (ids are base64url).
+        #[arg(long, allow_hyphen_values = true)]
         sid: Option<String>,
     },
     /// Enrol a new TOTP secret for the user (replacing any): {"secret", "otpauth_uri"}.

@@ -126,3 +126,23 @@ async fn cli_commands_sqlite() {
 async fn cli_commands_postgres() {
     the_commands_on_a_running_server(Db::Postgres).await;
 }
+
+/// A session id may begin with `-` (ids are base64url): `user logout --sid` takes it as the
+/// value, not as a flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_id_beginning_with_a_dash_is_a_value() {
+    let server = TestServer::start(Db::Sqlite).await.expect("server");
+    server.create_user("ada").await;
+    let run = run_ferriam(&server, &["user", "logout", "ada", "--sid", "-3xYz"], None).await;
+    assert_eq!(
+        run.code, 1,
+        "read as a value, an unknown session: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("no live session -3xYz"),
+        "{}",
+        run.stderr
+    );
+    server.stop().await;
+}
